@@ -1,0 +1,5 @@
+"""``python -m openclaw``: the same entry point as the ``openclaw`` command."""
+
+from openclaw.cli.main import main
+
+raise SystemExit(main())

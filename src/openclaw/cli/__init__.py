@@ -1,0 +1,1 @@
+"""The ``openclaw`` command line: a thin translation onto the programmatic API."""

@@ -1,0 +1,86 @@
+"""What every command shares: the profile from global flags, the gateway target
+and credentials, and printing data as text or ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from openclaw.configfile import get_path, read_document, resolve_port
+from openclaw.credentials import read_generated_token
+from openclaw.errors import ConfigError
+from openclaw.paths import Profile, resolve_profile
+
+__all__ = ["Target", "print_json", "profile_of", "resolve_target", "timeout_s", "wants_json"]
+
+
+def profile_of(ns: argparse.Namespace) -> Profile:
+    """The profile selected by ``--profile``/``--dev``/``OPENCLAW_PROFILE``."""
+    return resolve_profile(getattr(ns, "profile", None), dev=bool(getattr(ns, "dev", False)))
+
+
+def wants_json(ns: argparse.Namespace) -> bool:
+    """True when ``--json`` was given anywhere on the command line."""
+    return bool(getattr(ns, "json", False))
+
+
+def timeout_s(ns: argparse.Namespace) -> float:
+    """``--timeout MS`` in seconds (at least 1 ms)."""
+    return max(1, int(getattr(ns, "timeout", 10_000))) / 1000
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the client connects and with which secret. Never print the secret."""
+
+    url: str
+    token: str | None
+    password: str | None
+    explicit: bool
+
+
+def _secret(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def resolve_target(ns: argparse.Namespace) -> Target:
+    """Resolve the gateway URL and credentials for a client command.
+
+    ``--url`` uses only ``--token``/``--password`` (never stored credentials).
+    Otherwise: ``OPENCLAW_GATEWAY_URL`` or ``ws://127.0.0.1:<port>`` of the profile,
+    and the secret from flag → env → config → the generated token file. An invalid
+    config file does not stop a client: the values that can be read are used.
+    """
+    token = getattr(ns, "token", None)
+    password = getattr(ns, "password", None)
+    if getattr(ns, "url", None):
+        return Target(ns.url, token, password, True)
+    profile = profile_of(ns)
+    try:
+        document = read_document(profile.config_path)
+    except ConfigError:
+        document = None
+    port, _ = resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
+    url = os.environ.get("OPENCLAW_GATEWAY_URL") or f"ws://127.0.0.1:{port}"
+    token = (
+        token
+        or os.environ.get("OPENCLAW_GATEWAY_TOKEN")
+        or _secret(get_path(document, "gateway.auth.token"))
+    )
+    password = (
+        password
+        or os.environ.get("OPENCLAW_GATEWAY_PASSWORD")
+        or _secret(get_path(document, "gateway.auth.password"))
+    )
+    if not token and not password:
+        token = read_generated_token(profile)
+    return Target(url, token, password, False)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")

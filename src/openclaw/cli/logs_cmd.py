@@ -1,0 +1,139 @@
+"""``openclaw logs``: print the gateway's file log through ``logs.tail``.
+
+``--follow`` polls with the returned cursor, says so when the file was rotated or
+lines were skipped, and survives gateway restarts by reconnecting with backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from openclaw.cli.common import resolve_target, timeout_s, wants_json
+from openclaw.errors import GatewayUnreachable, UsageError
+
+__all__ = ["format_line", "logs"]
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def format_line(line: str, utc: bool = False) -> str:
+    """Render one JSON log line for humans; other lines pass through unchanged."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(entry, dict):
+        return line
+    stamp = str(entry.get("time", ""))
+    if not utc and stamp.endswith("Z"):
+        try:
+            parsed = time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+            local = time.localtime(time.mktime(parsed) - time.timezone)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", local)
+        except ValueError:
+            pass
+    extras = {k: v for k, v in entry.items()
+              if k not in ("time", "level", "subsystem", "message", "pid")}
+    text = (f"{stamp} {str(entry.get('level', '')):<5} {entry.get('subsystem', '')}: "
+            f"{entry.get('message', '')}")
+    if extras:
+        text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+    return text
+
+
+class _Printer:
+    def __init__(self, as_json: bool, utc: bool) -> None:
+        self.as_json = as_json
+        self.utc = utc
+
+    def meta(self, result: dict[str, Any]) -> None:
+        if self.as_json:
+            _emit({"type": "meta", "file": result.get("file"), "cursor": result.get("cursor"),
+                   "size": result.get("size")})
+
+    def notice(self, message: str) -> None:
+        if self.as_json:
+            _emit({"type": "notice", "message": message})
+        else:
+            sys.stderr.write(f"openclaw logs: {message}\n")
+
+    def lines(self, lines: list[str]) -> None:
+        for line in lines:
+            if self.as_json:
+                try:
+                    _emit({"type": "log", "entry": json.loads(line)})
+                except ValueError:
+                    _emit({"type": "raw", "line": line})
+            else:
+                sys.stdout.write(format_line(line, self.utc) + "\n")
+        sys.stdout.flush()
+
+
+def logs(ns: argparse.Namespace) -> int:
+    """Show the last lines, and with ``--follow`` keep showing new ones."""
+    from openclaw.client.core import Backoff
+    from openclaw.client.sync import GatewayClient
+
+    if not 1 <= ns.limit <= 5000:
+        raise UsageError("--limit must be between 1 and 5000")
+    if not 1 <= ns.max_bytes <= 1_000_000:
+        raise UsageError("--max-bytes must be between 1 and 1000000")
+    target = resolve_target(ns)
+    printer = _Printer(wants_json(ns), ns.utc)
+    timeout = timeout_s(ns)
+    client: GatewayClient | None = None
+    cursor: int | None = None
+    current_file: str | None = None
+    delays = None
+    try:
+        while True:
+            try:
+                if client is None:
+                    client = GatewayClient(target.url, token=target.token,
+                                           password=target.password, timeout=timeout)
+                    client.connect()
+                    if delays is not None:
+                        printer.notice(f"reconnected to {target.url}")
+                        delays = None
+                params: dict[str, Any] = {"limit": ns.limit, "maxBytes": ns.max_bytes}
+                if cursor is not None:
+                    params["cursor"] = cursor
+                result = client.call("logs.tail", params, timeout=timeout)
+                if current_file is not None and result.get("file") != current_file:
+                    printer.notice(f"the gateway now writes {result.get('file')}")
+                    params["cursor"] = 0
+                    result = client.call("logs.tail", params, timeout=timeout)
+                elif cursor is not None and result.get("reset"):
+                    printer.notice("log file was rotated or truncated; continuing from its end")
+                if cursor is not None and result.get("truncated"):
+                    printer.notice("some lines were skipped (more than --max-bytes behind)")
+                if current_file is None:
+                    printer.meta(result)
+                current_file = result.get("file")
+                printer.lines(list(result.get("lines") or []))
+                cursor = int(result.get("cursor", 0))
+                if not ns.follow:
+                    return 0
+                time.sleep(max(0.05, ns.interval / 1000))  # poll interval of --follow
+            except GatewayUnreachable as exc:
+                if not ns.follow:
+                    raise
+                if client is not None:
+                    client.close()
+                client = None
+                if delays is None:
+                    delays = Backoff(initial=0.5, maximum=10.0).delays()
+                delay = next(delays)
+                printer.notice(f"{exc.message}; retrying in {delay:.1f}s")
+                time.sleep(delay)  # reconnect backoff
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if client is not None:
+            client.close()

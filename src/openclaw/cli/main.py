@@ -1,0 +1,166 @@
+"""``openclaw``: argument parsing and the one error boundary.
+
+The parser is built from the standard library's :mod:`argparse` (the fastest to
+import; ``openclaw --version`` has a 60 ms budget), and each command's module is
+imported only when that command runs. Every deliberate error ends here as one line
+on stderr and its documented exit status; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from openclaw import __version__
+from openclaw.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, OpenClawError
+
+__all__ = ["build_parser", "main"]
+
+_SUPPRESS = argparse.SUPPRESS
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``openclaw: error: ... (see --help)``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"openclaw: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("global options")
+    group.add_argument("--profile", default=_SUPPRESS, metavar="NAME",
+                       help="use profile NAME (state in ~/.openclaw-NAME)")
+    group.add_argument("--dev", action="store_true", default=_SUPPRESS,
+                       help="profile 'dev' (port 19001)")
+    group.add_argument("--json", action="store_true", default=_SUPPRESS,
+                       help="print machine-readable JSON")
+    group.add_argument("--no-color", action="store_true", default=_SUPPRESS,
+                       help="no ANSI colours (also NO_COLOR=1)")
+    group.add_argument("--log-level", default=_SUPPRESS,
+                       choices=["silent", "fatal", "error", "warn", "info", "debug", "trace"])
+    group.add_argument("--debug", action="store_true", default=_SUPPRESS,
+                       help="show tracebacks for errors")
+
+
+def _client_options(parser: argparse.ArgumentParser, timeout_ms: int) -> None:
+    group = parser.add_argument_group("gateway connection")
+    group.add_argument("--url", help="gateway URL (ws://host:port); never uses stored credentials")
+    group.add_argument("--token", help="gateway token (default: env, config, generated token)")
+    group.add_argument("--password", help="gateway password")
+    group.add_argument("--timeout", type=int, default=timeout_ms, metavar="MS",
+                       help=f"timeout in milliseconds (default {timeout_ms})")
+
+
+def _command(
+    subparsers: Any, name: str, handler: str, help_text: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_text, description=help_text, **kwargs
+    )
+    _global_options(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("gateway run options")
+    group.add_argument("--port", type=int, help="port (default: env, gateway.port, 18789)")
+    group.add_argument("--bind", choices=["loopback", "lan", "custom"], help="bind mode")
+    group.add_argument("--auth", choices=["token", "password", "none"], help="auth mode")
+    group.add_argument("--token", help="gateway token for this run")
+    group.add_argument("--password", help="gateway password for this run")
+    group.add_argument("--allow-unconfigured", action="store_true",
+                       help="run even when the config says gateway.mode=remote")
+    group.add_argument("--force", action="store_true",
+                       help="first stop a stale gateway of this profile holding the port")
+    group.add_argument("--verbose", action="store_true", help="debug logs on the console")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree (handlers are named, imported only when they run)."""
+    parser = _Parser(prog="openclaw", description="The OpenClaw gateway and its CLI.")
+    parser.add_argument("--version", action="version", version=f"openclaw {__version__}")
+    _global_options(parser)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    gateway = _command(commands, "gateway", "openclaw.cli.gateway_cmd:run",
+                       "run the gateway in the foreground (or a gateway subcommand)")
+    _run_options(gateway)
+    gateway_sub = gateway.add_subparsers(title="gateway commands", metavar="SUBCOMMAND",
+                                         parser_class=_Parser)
+    run = _command(gateway_sub, "run", "openclaw.cli.gateway_cmd:run",
+                   "run the gateway in the foreground")
+    _run_options(run)
+    health = _command(gateway_sub, "health", "openclaw.cli.gateway_cmd:health",
+                      "fetch the gateway's health snapshot")
+    _client_options(health, 10_000)
+    call = _command(gateway_sub, "call", "openclaw.cli.gateway_cmd:call",
+                    "call a gateway method (raw RPC)")
+    call.add_argument("method", help="method name, e.g. health or logs.tail")
+    call.add_argument("--params", default="{}", metavar="JSON", help="params object (default {})")
+    call.add_argument("--expect-final", action="store_true",
+                      help="wait for the final answer of a two-stage method")
+    _client_options(call, 10_000)
+
+    top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
+                          "fetch the gateway's health snapshot")
+    _client_options(top_health, 10_000)
+
+    logs = _command(commands, "logs", "openclaw.cli.logs_cmd:logs",
+                    "show the gateway's file log (through the gateway)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.add_argument("--limit", type=int, default=200, help="lines to show first (default 200)")
+    logs.add_argument("--max-bytes", type=int, default=250_000, help="bytes per read")
+    logs.add_argument("--interval", type=int, default=1000, metavar="MS",
+                      help="poll interval while following (default 1000)")
+    logs.add_argument("--utc", action="store_true", help="show times in UTC")
+    _client_options(logs, 30_000)
+    return parser
+
+
+def _resolve(handler: str) -> Callable[[argparse.Namespace], int]:
+    module_name, _, function = handler.partition(":")
+    function_obj: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(module_name), function
+    )
+    return function_obj
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    ns = parser.parse_args(args)
+    debug = bool(getattr(ns, "debug", False))
+    handler = getattr(ns, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if getattr(ns, "no_color", False):
+        os.environ["NO_COLOR"] = "1"
+    try:
+        return _resolve(handler)(ns)
+    except OpenClawError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"openclaw: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("openclaw: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILURE
+    except Exception as exc:  # the one place unexpected errors are caught
+        if debug:
+            raise
+        sys.stderr.write(
+            f"openclaw: internal error: {type(exc).__name__}: {exc} (rerun with --debug)\n"
+        )
+        return EXIT_FAILURE

@@ -1,0 +1,140 @@
+"""What the sync and async clients share, with no I/O: connect params, reconnect
+backoff, matching responses (with ``expect_final``) and turning failures into the
+project's errors."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from openclaw import PROTOCOL_VERSION, __version__
+from openclaw.errors import AuthError, GatewayUnreachable, OpenClawError, RequestError
+
+__all__ = [
+    "ALL_SCOPES",
+    "INTERIM_STATUSES",
+    "Backoff",
+    "connect_params",
+    "handshake_error",
+    "is_interim",
+    "new_id",
+]
+
+ALL_SCOPES = ("operator.read", "operator.write", "operator.admin")
+#: A response with one of these ``payload.status`` values is not the final answer of
+#: a two-stage method (``agent``): clients waiting with ``expect_final`` skip it.
+INTERIM_STATUSES = frozenset({"accepted", "in_flight"})
+
+CLOSE_HINTS = {
+    1000: "normal closure",
+    1001: "going away",
+    1002: "protocol error",
+    1006: "abnormal closure (no close frame)",
+    1007: "invalid frame data",
+    1008: "policy violation",
+    1009: "message too big",
+    1011: "server error",
+    1012: "service restart",
+    4000: "tick timeout",
+}
+
+
+def new_id() -> str:
+    """A fresh request id."""
+    return uuid.uuid4().hex
+
+
+def connect_params(
+    *,
+    token: str | None = None,
+    password: str | None = None,
+    client_id: str = "cli",
+    mode: str = "cli",
+    scopes: tuple[str, ...] | list[str] | None = ALL_SCOPES,
+    instance_id: str | None = None,
+    display_name: str | None = None,
+) -> dict[str, Any]:
+    """Build ``connect`` params for an operator client using the shared secret."""
+    client: dict[str, Any] = {
+        "id": client_id,
+        "version": __version__,
+        "platform": platform.system().lower() or "unknown",
+        "mode": mode,
+        "instanceId": instance_id or f"{client_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+    }
+    if display_name:
+        client["displayName"] = display_name
+    params: dict[str, Any] = {
+        "minProtocol": 3,
+        "maxProtocol": PROTOCOL_VERSION,
+        "client": client,
+        "role": "operator",
+        "caps": [],
+        "userAgent": f"openclaw-python/{__version__}",
+    }
+    if scopes is not None:
+        params["scopes"] = list(scopes)
+    auth = {k: v for k, v in (("token", token), ("password", password)) if v}
+    if auth:
+        params["auth"] = auth
+    return params
+
+
+def is_interim(payload: Any) -> bool:
+    """True for the ``accepted``/``in_flight`` first answer of a two-stage method."""
+    return isinstance(payload, dict) and payload.get("status") in INTERIM_STATUSES
+
+
+def handshake_error(url: str, error: Any) -> OpenClawError:
+    """Turn a ``connect`` error object into the error the caller should see."""
+    failure = RequestError.from_wire(error)
+    code = (failure.details or {}).get("code", "")
+    if isinstance(code, str) and code.startswith("AUTH_"):
+        hint = {
+            "AUTH_TOKEN_MISSING": "pass --token or set OPENCLAW_GATEWAY_TOKEN",
+            "AUTH_TOKEN_MISMATCH": "the token differs from the gateway's; check --token, "
+            "OPENCLAW_GATEWAY_TOKEN and gateway.auth.token",
+            "AUTH_PASSWORD_MISSING": "pass --password or set OPENCLAW_GATEWAY_PASSWORD",
+            "AUTH_PASSWORD_MISMATCH": "the password differs from the gateway's",
+            "AUTH_RATE_LIMITED": "too many failures from this address; wait and retry",
+        }.get(code, "check the gateway's auth settings")
+        return AuthError(
+            f"gateway at {url} refused the credentials ({failure.message}): {hint}",
+            details=failure.details, retry_after_ms=failure.retry_after_ms,
+        )
+    return RequestError(
+        failure.code, f"gateway at {url} refused the connection: {failure.message}",
+        details=failure.details,
+    )
+
+
+def closed_error(url: str, code: int | None, reason: str, during: str) -> GatewayUnreachable:
+    """The error for a connection that closed ``during`` a handshake or a request."""
+    hint = CLOSE_HINTS.get(code or 1006, "")
+    label = f"{code} {hint}".strip() if code else "no close frame"
+    text = f": {reason}" if reason else ""
+    return GatewayUnreachable(f"gateway at {url} closed the connection {during} ({label}){text}")
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: 1 s doubling to 30 s, each delay ±``jitter``."""
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    factor: float = 2.0
+    jitter: float = 0.25
+
+    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
+        """Yield successive delays forever."""
+        source = rng or random.Random()
+        delay = self.initial
+        while True:
+            spread = delay * self.jitter
+            yield max(0.0, delay + source.uniform(-spread, spread))
+            delay = min(self.maximum, delay * self.factor)

@@ -1,0 +1,180 @@
+"""``openclaw.json`` (JSON5) → a frozen, validated :class:`Config`.
+
+Every object in the file is closed: an unknown key is refused, as are wrong types
+and out-of-range values. The refusal is a :class:`~openclaw.errors.ConfigError`
+naming the file, the key path (``gateway.auth.mode``) and the reason; the gateway
+exits 78 on it so a supervisor stops relaunching a gateway that cannot start.
+A missing file is not an error: the gateway runs on the built-in defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from openclaw.configfile import read_document
+from openclaw.errors import ConfigError
+
+__all__ = [
+    "AuthConfig",
+    "Config",
+    "GatewayConfig",
+    "HeartbeatConfig",
+    "LoggingConfig",
+    "RateLimitConfig",
+    "load_config",
+    "parse_config",
+    "parse_duration_ms",
+]
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveMs = Annotated[int, msgspec.Meta(ge=1, le=24 * 3600 * 1000)]
+LogLevel = Literal["silent", "fatal", "error", "warn", "info", "debug", "trace"]
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """Base of every config object: immutable, closed, camelCase keys on disk."""
+
+
+class RateLimitConfig(_Section):
+    """Failed-auth rate limit per remote address (loopback has its own, shorter window)."""
+
+    max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 10
+    window_ms: PositiveMs = 60_000
+    lockout_ms: PositiveMs = 60_000
+    loopback_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 20
+    loopback_window_ms: PositiveMs = 10_000
+    loopback_lockout_ms: PositiveMs = 10_000
+
+
+class AuthConfig(_Section):
+    """How clients prove they may use the gateway."""
+
+    mode: Literal["token", "password", "none"] = "token"
+    token: str | None = None
+    password: str | None = None
+    rate_limit: RateLimitConfig = msgspec.field(default_factory=RateLimitConfig)
+
+
+class GatewayConfig(_Section):
+    """The listener, its limits and its timers."""
+
+    mode: Literal["local", "remote"] = "local"
+    port: Port | None = None
+    bind: Literal["loopback", "lan", "custom"] = "loopback"
+    custom_bind_host: str | None = None
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    tick_interval_ms: Annotated[int, msgspec.Meta(ge=100, le=3_600_000)] = 30_000
+    handshake_timeout_ms: Annotated[int, msgspec.Meta(ge=100, le=600_000)] = 15_000
+    max_payload: Annotated[int, msgspec.Meta(ge=65_536, le=256 * 1024 * 1024)] = 26_214_400
+    max_buffered_bytes: Annotated[int, msgspec.Meta(ge=65_536, le=1024**3)] = 52_428_800
+    drain_timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 5_000
+
+
+class LoggingConfig(_Section):
+    """The gateway's file log and console output."""
+
+    level: LogLevel = "info"
+    console_level: LogLevel = "info"
+    dir: str | None = None
+    max_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 104_857_600
+    max_archives: Annotated[int, msgspec.Meta(ge=0, le=100)] = 5
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 7
+    redact_patterns: tuple[str, ...] = ()
+
+
+class HeartbeatConfig(_Section):
+    """The agent heartbeat timer (``every`` like ``"30m"``; ``"0"`` turns it off)."""
+
+    every: str = "30m"
+
+
+class AgentDefaults(_Section):
+    """Defaults shared by every agent."""
+
+    heartbeat: HeartbeatConfig = msgspec.field(default_factory=HeartbeatConfig)
+
+
+class AgentsConfig(_Section):
+    """The agents section; more arrives with the agent runtime."""
+
+    defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
+
+
+class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"schema": "$schema"}):
+    """The whole validated config. ``path`` is where it came from (None: defaults)."""
+
+    schema: str | None = None
+    gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
+
+
+_AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
+_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 60_000}
+
+
+def parse_duration_ms(text: str) -> int:
+    """Parse ``"30m"``, ``"90s"``, ``"1h"``, ``"500ms"`` (a bare number is minutes)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 90s, 1h)")
+    return int(float(match["n"]) * _UNIT_MS[match["unit"]])
+
+
+def _describe(error: msgspec.ValidationError) -> tuple[str, str]:
+    """Split msgspec's message into ``(key path, reason)``."""
+    match = _AT.match(str(error))
+    assert match is not None  # the pattern accepts any text
+    reason = match["reason"]
+    path = (match["path"] or "").lstrip(".")
+    unknown = _UNKNOWN.match(reason)
+    if unknown:
+        field = unknown["field"]
+        path = f"{path}.{field}" if path else field
+        reason = "unknown key (check the spelling; see docs/configuration.md)"
+    return path or "(top level)", reason
+
+
+def _check(config: Config, source: str | None) -> None:
+    gateway = config.gateway
+    if gateway.bind == "custom" and not gateway.custom_bind_host:
+        raise ConfigError(source, "gateway.customBindHost", 'required when gateway.bind is "custom"')
+    for index, pattern in enumerate(config.logging.redact_patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                source, f"logging.redactPatterns[{index}]", f"not a regular expression: {exc}"
+            ) from None
+    try:
+        parse_duration_ms(config.agents.defaults.heartbeat.every)
+    except ValueError as exc:
+        raise ConfigError(source, "agents.defaults.heartbeat.every", str(exc)) from None
+
+
+def parse_config(document: dict[str, Any], source: str | None = None) -> Config:
+    """Validate an already-parsed document; ``source`` names it in errors."""
+    try:
+        config = msgspec.convert(document, Config)
+    except msgspec.ValidationError as exc:
+        key, reason = _describe(exc)
+        raise ConfigError(source, key, reason) from None
+    _check(config, source)
+    return config
+
+
+def load_config(path: Path) -> tuple[Config, bool]:
+    """Load and validate ``path``; return ``(config, exists)``.
+
+    A missing file gives the built-in defaults and ``exists=False``.
+    """
+    document = read_document(path)
+    if document is None:
+        return Config(), False
+    return parse_config(document, str(path)), True

@@ -1,0 +1,45 @@
+"""The gateway's shared secret: where it comes from, and the generated fallback token.
+
+With no token configured anywhere, the gateway generates one on first start and
+keeps it owner-only (0600 in a 0700 directory) in the profile's state dir; the CLI
+reads the same file, so a fresh install works with no setup and no secret ever
+appears in a config file, a unit file or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from openclaw.paths import Profile, ensure_private_dir
+
+__all__ = ["load_or_create_token", "read_generated_token"]
+
+
+def read_generated_token(profile: Profile) -> str | None:
+    """The generated token of ``profile``, or ``None`` when there is none (yet)."""
+    try:
+        token = profile.token_path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+    return token or None
+
+
+def load_or_create_token(profile: Profile) -> tuple[str, bool]:
+    """Return ``(token, created)``, creating the owner-only token file if missing."""
+    existing = read_generated_token(profile)
+    if existing:
+        return existing, False
+    path: Path = profile.token_path
+    ensure_private_dir(profile.state_dir)
+    ensure_private_dir(path.parent)
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        stream.write(token + "\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(tmp, path)
+    return token, True

@@ -1,0 +1,1 @@
+"""The gateway daemon (asyncio): listener, lifecycle, dispatch, events, methods."""

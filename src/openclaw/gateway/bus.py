@@ -1,0 +1,111 @@
+"""Event fan-out to authenticated connections, with per-connection ``seq``.
+
+A broadcast encodes its payload once and writes a frame to each connection
+without waiting (no connection can hold up another). After each write the
+connection's unsent buffer is checked: a client whose buffer passes
+``maxBufferedBytes`` is not reading, so it is dropped with a log line and the
+others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection as WebSocket
+from websockets.asyncio.server import broadcast
+
+from openclaw.protocol.auth import has_scope
+from openclaw.protocol.frames import ConnectParams, encode, encode_event
+
+__all__ = ["EventBus", "Session"]
+
+log = logging.getLogger("openclaw.gateway.bus")
+
+
+@dataclass(eq=False)
+class Session:
+    """One authenticated connection: its socket, identity, scopes and event counter."""
+
+    conn_id: str
+    ws: WebSocket
+    remote_address: str
+    params: ConnectParams
+    scopes: tuple[str, ...]
+    connected_at_ms: int
+    seq: int = 0
+    dropped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def may(self, scope: str | None) -> bool:
+        """Whether this session holds ``scope`` (``None``: any authenticated session)."""
+        return scope is None or has_scope(self.scopes, scope)
+
+
+class EventBus:
+    """The set of open sessions and the one way events reach them."""
+
+    def __init__(self, max_buffered_bytes: int, on_drop: Callable[[Session], None] | None = None):
+        self.max_buffered_bytes = max_buffered_bytes
+        self.sessions: dict[str, Session] = {}
+        self._on_drop = on_drop
+
+    def add(self, session: Session) -> None:
+        """Start delivering events to ``session``."""
+        self.sessions[session.conn_id] = session
+
+    def remove(self, session: Session) -> None:
+        """Stop delivering events to ``session`` (idempotent)."""
+        self.sessions.pop(session.conn_id, None)
+
+    def send_event(
+        self,
+        session: Session,
+        event: str,
+        payload_json: bytes | None,
+        state_version: bytes | None = None,
+    ) -> None:
+        """Write one event to one session, dropping it if its buffer overflows."""
+        if session.dropped:
+            return
+        session.seq += 1
+        frame = encode_event(event, payload_json, session.seq, state_version)
+        broadcast((session.ws,), frame, text=True)
+        transport = session.ws.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        if buffered > self.max_buffered_bytes:
+            self.drop(session, buffered)
+
+    def drop(self, session: Session, buffered: int) -> None:
+        """Abort a client that stopped reading; everyone else is unaffected."""
+        session.dropped = True
+        log.warning(
+            "dropping slow client: unsent buffer over maxBufferedBytes",
+            extra={"fields": {"connId": session.conn_id, "client": session.params.client.id,
+                              "bufferedBytes": buffered, "limit": self.max_buffered_bytes}},
+        )
+        self.remove(session)
+        if session.ws.transport is not None:
+            session.ws.transport.abort()
+        if self._on_drop is not None:
+            self._on_drop(session)
+
+    def broadcast(
+        self,
+        event: str,
+        payload: Any,
+        *,
+        scope: str | None = None,
+        state_version: dict[str, int] | None = None,
+    ) -> int:
+        """Send ``event`` to every session holding ``scope``; return how many got it."""
+        payload_json = encode(payload) if payload is not None else None
+        version_json = encode(state_version) if state_version is not None else None
+        count = 0
+        for session in list(self.sessions.values()):
+            if session.may(scope):
+                self.send_event(session, event, payload_json, version_json)
+                count += 1
+        return count

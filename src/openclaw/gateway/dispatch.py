@@ -1,0 +1,110 @@
+"""The method registry, and the one place exceptions become wire errors.
+
+A method is registered with the scope it needs and a closed msgspec struct for
+its params. :meth:`Dispatcher.dispatch` checks the scope, converts the params
+(unknown keys and wrong types answer ``INVALID_REQUEST`` with the JSON path),
+runs the handler and encodes the response; a bug in a handler answers
+``UNAVAILABLE`` and is logged with its traceback, never closing the connection.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from openclaw.errors import OpenClawError
+from openclaw.protocol.errors import INVALID_REQUEST, UNAVAILABLE, Forbidden, error_object
+from openclaw.protocol.frames import ParamsError, RequestFrame, convert_params, encode_response
+
+if TYPE_CHECKING:
+    from openclaw.gateway.bus import Session
+    from openclaw.gateway.server import Gateway
+
+__all__ = ["Context", "Dispatcher", "Method", "NoParams", "READ", "WRITE", "ADMIN"]
+
+log = logging.getLogger("openclaw.gateway.dispatch")
+
+READ = "operator.read"
+WRITE = "operator.write"
+ADMIN = "operator.admin"
+
+
+class NoParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Params of a method that takes none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may use: the gateway, the calling session, the request id."""
+
+    gateway: Gateway
+    session: Session
+    request_id: str
+
+
+Handler = Callable[[Context, Any], Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A registered method."""
+
+    name: str
+    scope: str
+    params: type[Any]
+    handler: Handler
+    is_async: bool
+
+
+class Dispatcher:
+    """Method name → :class:`Method`; turns a request into an encoded response."""
+
+    def __init__(self) -> None:
+        self.methods: dict[str, Method] = {}
+
+    def register(self, name: str, scope: str, params: type[Any] = NoParams) -> Callable[[Handler], Handler]:
+        """Decorator: register ``handler(ctx, params)`` as method ``name``."""
+
+        def decorate(handler: Handler) -> Handler:
+            self.methods[name] = Method(
+                name, scope, params, handler, inspect.iscoroutinefunction(handler)
+            )
+            return handler
+
+        return decorate
+
+    async def dispatch(self, ctx: Context, request: RequestFrame) -> bytes:
+        """Run ``request`` and return the encoded ``res`` frame (never raises)."""
+        method = self.methods.get(request.method)
+        try:
+            if method is None:
+                return encode_response(
+                    request.id, False,
+                    error=error_object(INVALID_REQUEST, f"unknown method: {request.method[:80]}"),
+                )
+            if not ctx.session.may(method.scope):
+                raise Forbidden(method.scope, [method.scope])
+            try:
+                params = convert_params(request.params, method.params)
+            except ParamsError as exc:
+                return encode_response(
+                    request.id, False,
+                    error=error_object(INVALID_REQUEST, f"invalid {method.name} params: {exc}"),
+                )
+            result = method.handler(ctx, params)
+            if method.is_async:
+                result = await result
+            return encode_response(request.id, True, result)
+        except OpenClawError as exc:
+            return encode_response(request.id, False, error=exc.to_wire())
+        except Exception:
+            log.exception("method %s failed", request.method)
+            return encode_response(
+                request.id, False,
+                error=error_object(UNAVAILABLE, f"internal error in {request.method}; see gateway log"),
+            )

@@ -1,0 +1,14 @@
+"""Gateway methods, one module per family; :func:`register_all` installs them all."""
+
+from __future__ import annotations
+
+from openclaw.gateway.dispatch import Dispatcher
+from openclaw.gateway.methods import channels, health, logs, system
+
+__all__ = ["register_all"]
+
+
+def register_all(dispatcher: Dispatcher) -> None:
+    """Register every method family on ``dispatcher``."""
+    for family in (health, system, logs, channels):
+        family.register(dispatcher)

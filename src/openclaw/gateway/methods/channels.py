@@ -1,0 +1,34 @@
+"""``channels.status``: per-channel, per-account state (no channels are built in yet)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import msgspec
+
+from openclaw.gateway.dispatch import READ, Context, Dispatcher
+
+__all__ = ["register"]
+
+
+class ChannelsStatusParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``channels.status`` params."""
+
+    probe: bool = False
+    timeout_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """Install ``channels.status``."""
+
+    @dispatcher.register("channels.status", READ, ChannelsStatusParams)
+    def channels_status(ctx: Context, params: ChannelsStatusParams) -> dict[str, Any]:
+        return {
+            "ts": int(time.time() * 1000),
+            "channelOrder": [],
+            "channelLabels": {},
+            "channels": {},
+            "channelAccounts": {},
+            "channelDefaultAccountId": {},
+        }

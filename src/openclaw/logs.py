@@ -1,0 +1,382 @@
+"""The gateway's file log: JSON lines, one file a day, size rotation, redaction, tail.
+
+* :class:`FileLog` appends lines to ``<dir>/openclaw-YYYY-MM-DD.log`` (local date),
+  moves to a new file at midnight, rotates by size into at most ``max_archives``
+  numbered archives (``openclaw-YYYY-MM-DD.1.log`` is the newest) and deletes dated
+  files older than ``retention_days``. Disk use is therefore bounded.
+* :class:`Redactor` removes secrets (the gateway's own token and password, and
+  anything that looks like a credential) before a line is written anywhere.
+* :func:`tail` is the primitive behind ``logs.tail``: read new whole lines from a
+  byte cursor, with ``reset`` when the file was rotated or truncated under the
+  reader and ``truncated`` when lines were skipped.
+* :func:`setup_logging` wires these into the standard :mod:`logging` tree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+__all__ = [
+    "LEVELS",
+    "FileLog",
+    "Redactor",
+    "TailResult",
+    "setup_logging",
+    "tail",
+]
+
+TRACE = 5
+_SILENT = logging.CRITICAL + 10
+logging.addLevelName(TRACE, "TRACE")
+
+#: Config level names → stdlib levels.
+LEVELS: dict[str, int] = {
+    "trace": TRACE,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "silent": _SILENT,
+}
+_NAMES = {
+    TRACE: "trace",
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "fatal",
+}
+
+_MASK = "***"
+_DEFAULT_PATTERNS = (
+    # key=value, key: value, "key": "value" for credential-like keys
+    r"(?i)(?P<keep>\b(?:token|password|passwd|secret|api[_-]?key|authorization|botToken)"
+    r"\b[\"']?\s*[:=]\s*[\"']?)(?P<secret>[^\s\"',;}&]+)",
+    r"(?i)(?P<keep>\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
+    r"(?P<secret>\b\d{6,12}:[A-Za-z0-9_-]{30,})",  # Telegram bot tokens
+    r"(?P<secret>\bsk-[A-Za-z0-9_-]{16,})",  # OpenAI/Anthropic-style API keys
+    r"(?P<secret>-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)",
+)
+
+
+class Redactor:
+    """Replaces secrets in text with ``***``.
+
+    Exact secrets (the gateway's token and password) are always removed; on top of
+    them, patterns catch credential-shaped text the gateway did not know about.
+    """
+
+    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add_secret(secret)
+        self._patterns = [re.compile(p) for p in (*_DEFAULT_PATTERNS, *patterns)]
+
+    def add_secret(self, secret: str | None) -> None:
+        """Remember a secret value to remove verbatim (values shorter than 4 are ignored)."""
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+            self._secrets.sort(key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every known secret and credential-shaped value masked."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, _MASK)
+        for pattern in self._patterns:
+            text = pattern.sub(self._mask_match, text)
+        return text
+
+    @staticmethod
+    def _mask_match(match: re.Match[str]) -> str:
+        groups = match.groupdict()
+        return (groups.get("keep") or "") + _MASK
+
+
+_DATED = re.compile(r"^openclaw-(?P<date>\d{4}-\d{2}-\d{2})(?:\.(?P<n>\d+))?\.log$")
+
+
+class FileLog:
+    """Append-only daily log file with size rotation and bounded archives.
+
+    Not thread-safe on its own; :class:`JsonFileHandler` serialises access.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_file_bytes: int = 104_857_600,
+        max_archives: int = 5,
+        retention_days: int = 7,
+        clock: Any = time.time,
+    ) -> None:
+        self.directory = directory
+        self.max_file_bytes = max_file_bytes
+        self.max_archives = max_archives
+        self.retention_days = retention_days
+        self._clock = clock
+        self._date = ""
+        self._stream: IO[bytes] | None = None
+        self._size = 0
+
+    @property
+    def current_path(self) -> Path:
+        """The file being written now (today's file)."""
+        return self.directory / f"openclaw-{self._today()}.log"
+
+    def _today(self) -> str:
+        return time.strftime("%Y-%m-%d", time.localtime(self._clock()))
+
+    def _open(self, date: str) -> None:
+        self.close()
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.directory / f"openclaw-{date}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._stream = os.fdopen(fd, "ab", buffering=0)
+        self._size = os.fstat(fd).st_size
+        if date != self._date:
+            self._date = date
+            self._prune()
+
+    def _archive(self, date: str, n: int) -> Path:
+        return self.directory / f"openclaw-{date}.{n}.log"
+
+    def _rotate(self) -> None:
+        date = self._date
+        self.close()
+        current = self.directory / f"openclaw-{date}.log"
+        if self.max_archives == 0:
+            current.unlink(missing_ok=True)
+        else:
+            self._archive(date, self.max_archives).unlink(missing_ok=True)
+            for n in range(self.max_archives - 1, 0, -1):
+                older = self._archive(date, n)
+                if older.exists():
+                    older.rename(self._archive(date, n + 1))
+            if current.exists():
+                current.rename(self._archive(date, 1))
+        self._open(date)
+
+    def _prune(self) -> None:
+        cutoff = time.strftime(
+            "%Y-%m-%d", time.localtime(self._clock() - self.retention_days * 86400)
+        )
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        for name in names:
+            match = _DATED.match(name)
+            if match and match["date"] < cutoff:
+                (self.directory / name).unlink(missing_ok=True)
+
+    def write_line(self, line: str) -> None:
+        """Append one line (a newline is added); roll the day or rotate first if due."""
+        data = line.encode("utf-8", "replace") + b"\n"
+        today = self._today()
+        if self._stream is None or today != self._date:
+            self._open(today)
+        elif self._size > 0 and self._size + len(data) > self.max_file_bytes:
+            self._rotate()
+        assert self._stream is not None
+        self._stream.write(data)
+        self._size += len(data)
+
+    def close(self) -> None:
+        """Close the current file; the next write reopens it."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+def _subsystem(name: str) -> str:
+    return name.removeprefix("openclaw.").removeprefix("openclaw") or "openclaw"
+
+
+class JsonFileHandler(logging.Handler):
+    """Writes each record as one redacted JSON object to a :class:`FileLog`."""
+
+    def __init__(self, file_log: FileLog, redactor: Redactor) -> None:
+        super().__init__()
+        self.file_log = file_log
+        self.redactor = redactor
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry: dict[str, Any] = {
+                "time": _iso(record.created),
+                "level": _NAMES.get(record.levelno, record.levelname.lower()),
+                "subsystem": _subsystem(record.name),
+                "message": self.redactor.redact(record.getMessage()),
+                "pid": record.process,
+            }
+            fields = getattr(record, "fields", None)
+            if isinstance(fields, dict):
+                for key, value in fields.items():
+                    entry.setdefault(
+                        key, self.redactor.redact(value) if isinstance(value, str) else value
+                    )
+            if record.exc_info:
+                entry["error"] = self.redactor.redact(self.formatException(record.exc_info))
+            line = json.dumps(entry, ensure_ascii=False, default=str)
+            with self.lock:  # type: ignore[union-attr]
+                self.file_log.write_line(line)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self.file_log.close()
+        super().close()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Human lines for stdout: ``HH:MM:SS level subsystem: message key=value``."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        level = _NAMES.get(record.levelno, record.levelname.lower())
+        text = f"{stamp} {level:<5} {_subsystem(record.name)}: {record.getMessage()}"
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict) and fields:
+            text += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return self.redactor.redact(text)
+
+
+@dataclass
+class LoggingSetup:
+    """What :func:`setup_logging` installed, so the gateway can report and close it."""
+
+    file_log: FileLog
+    redactor: Redactor
+    handlers: list[logging.Handler] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Detach and close the handlers."""
+        root = logging.getLogger("openclaw")
+        for handler in self.handlers:
+            root.removeHandler(handler)
+            handler.close()
+
+
+def setup_logging(
+    file_log: FileLog,
+    redactor: Redactor,
+    *,
+    file_level: str = "info",
+    console_level: str = "info",
+    console: TextIO | None = sys.stdout,
+) -> LoggingSetup:
+    """Send the ``openclaw`` logger tree to the file log and (optionally) the console."""
+    root = logging.getLogger("openclaw")
+    root.propagate = False
+    file_handler = JsonFileHandler(file_log, redactor)
+    file_handler.setLevel(LEVELS[file_level])
+    handlers: list[logging.Handler] = [file_handler]
+    if console is not None and console_level != "silent":
+        console_handler = logging.StreamHandler(console)
+        console_handler.setFormatter(ConsoleFormatter(redactor))
+        console_handler.setLevel(LEVELS[console_level])
+        handlers.append(console_handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(min(h.level for h in handlers))
+    return LoggingSetup(file_log, redactor, handlers)
+
+
+@dataclass(frozen=True)
+class TailResult:
+    """One ``logs.tail`` answer (see :func:`tail`)."""
+
+    file: str
+    cursor: int
+    size: int
+    lines: list[str]
+    truncated: bool = False
+    reset: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        """The protocol payload: ``truncated``/``reset`` only when true."""
+        payload: dict[str, Any] = {
+            "file": self.file,
+            "cursor": self.cursor,
+            "size": self.size,
+            "lines": self.lines,
+        }
+        if self.truncated:
+            payload["truncated"] = True
+        if self.reset:
+            payload["reset"] = True
+        return payload
+
+
+def tail(path: Path, cursor: int | None, limit: int = 500, max_bytes: int = 250_000) -> TailResult:
+    """Read whole lines of ``path`` after byte offset ``cursor``.
+
+    * No cursor: the last ``max_bytes`` of the file (``truncated`` if that skipped data).
+    * ``cursor`` past the end (the file was rotated or truncated): ``reset``, then as above.
+    * ``cursor`` more than ``max_bytes`` behind: ``reset`` and ``truncated``, then as above.
+    * Otherwise everything from ``cursor``.
+
+    A partial first line (when reading starts mid-line) is dropped; a partial last
+    line (still being written) is left for the next call, so the returned cursor
+    always sits just after a newline and no line is returned twice or cut. Only the
+    last ``limit`` lines are returned (``truncated`` when more were read).
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            truncated = reset = False
+            if cursor is not None and cursor > size:
+                reset = True
+                cursor = None
+            if cursor is None:
+                start = max(0, size - max_bytes)
+                truncated = start > 0
+            elif size - cursor > max_bytes:
+                reset = truncated = True
+                start = size - max_bytes
+            else:
+                start = cursor
+            mid_line = False
+            if start > 0 and start != cursor:
+                stream.seek(start - 1)
+                mid_line = stream.read(1) != b"\n"
+            else:
+                stream.seek(start)
+            data = stream.read(size - start)
+    except FileNotFoundError:
+        return TailResult(name, 0, 0, [])
+    end = data.rfind(b"\n") + 1
+    next_cursor = start + end
+    body = data[:end]
+    if mid_line:
+        first = body.find(b"\n") + 1
+        body = body[first:]
+    lines = body.decode("utf-8", "replace").split("\n")[:-1] if body else []
+    if len(lines) > limit:
+        lines = lines[-limit:]
+        truncated = True
+    return TailResult(name, next_cursor, size, lines, truncated, reset)

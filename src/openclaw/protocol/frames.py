@@ -1,0 +1,252 @@
+"""Frame types, parsing and encoding.
+
+Inbound frames are decoded once with msgspec and checked by hand for the envelope
+(it is tiny and hot); ``connect`` params and method params are converted into closed
+msgspec structs, so unknown keys and wrong types are refused with a JSON-pointer
+path (``at /client/id: ...``). Outbound frames are encoded with one shared encoder;
+event frames are assembled from a pre-encoded payload so a broadcast serialises its
+payload once however many connections receive it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+__all__ = [
+    "CLIENT_IDS",
+    "OPERATOR_SCOPES",
+    "AuthParams",
+    "ClientInfo",
+    "ConnectParams",
+    "FrameError",
+    "ParamsError",
+    "RequestFrame",
+    "convert_params",
+    "encode",
+    "encode_event",
+    "encode_response",
+    "parse_frame",
+]
+
+CLIENT_IDS = (
+    "webchat-ui",
+    "openclaw-control-ui",
+    "openclaw-tui",
+    "webchat",
+    "cli",
+    "gateway-client",
+    "openclaw-macos",
+    "openclaw-ios",
+    "openclaw-android",
+    "openclaw-linux",
+    "openclaw-watchos",
+    "openclaw-worker",
+    "openclaw-browser-copilot",
+    "node-host",
+    "test",
+    "fingerprint",
+    "openclaw-probe",
+)
+ClientId = Literal[
+    "webchat-ui",
+    "openclaw-control-ui",
+    "openclaw-tui",
+    "webchat",
+    "cli",
+    "gateway-client",
+    "openclaw-macos",
+    "openclaw-ios",
+    "openclaw-android",
+    "openclaw-linux",
+    "openclaw-watchos",
+    "openclaw-worker",
+    "openclaw-browser-copilot",
+    "node-host",
+    "test",
+    "fingerprint",
+    "openclaw-probe",
+]
+ClientMode = Literal["webchat", "cli", "ui", "backend", "node", "probe", "test", "worker", "operator"]
+OPERATOR_SCOPES = ("operator.read", "operator.write", "operator.admin")
+
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+Short = Annotated[str, msgspec.Meta(max_length=512)]
+
+
+class ClientInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``connect.params.client``: who is connecting."""
+
+    id: ClientId
+    version: Short
+    platform: Short
+    mode: ClientMode
+    display_name: Short | None = None
+    device_family: Short | None = None
+    model_identifier: Short | None = None
+    instance_id: Short | None = None
+
+
+class AuthParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``connect.params.auth``: the shared secret (device tokens are accepted, unused)."""
+
+    token: str | None = None
+    password: str | None = None
+    device_token: str | None = None
+    bootstrap_token: str | None = None
+
+
+class ConnectParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``connect`` request params (OpenClaw ConnectParams)."""
+
+    min_protocol: Annotated[int, msgspec.Meta(ge=1)]
+    max_protocol: Annotated[int, msgspec.Meta(ge=1)]
+    client: ClientInfo
+    caps: list[Short] = []
+    commands: list[Short] | None = None
+    permissions: dict[str, bool] | None = None
+    path_env: str | None = None
+    role: Literal["operator", "node"] = "operator"
+    scopes: list[Short] | None = None
+    device: dict[str, Any] | None = None  # accepted and ignored: no device pairing yet
+    auth: AuthParams | None = None
+    locale: Short | None = None
+    user_agent: Short | None = None
+
+
+class RequestFrame(msgspec.Struct, frozen=True):
+    """A validated ``{type:"req", id, method, params?}`` frame."""
+
+    id: str
+    method: str
+    params: dict[str, Any]
+
+
+class FrameError(Exception):
+    """The frame is not a usable frame at all; the connection must close (1007).
+
+    ``request_id`` is set when the frame carried a usable id, so an error response
+    can still be sent where the protocol allows one.
+    """
+
+    def __init__(self, reason: str, request_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = request_id
+
+
+class ParamsError(Exception):
+    """Params failed their schema; ``str()`` is ``at /path: reason``."""
+
+
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+_FRAME_KEYS = frozenset({"type", "id", "method", "params"})
+_AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+T = TypeVar("T")
+
+
+def parse_frame(data: str | bytes) -> RequestFrame | None:
+    """Parse one inbound text frame.
+
+    Returns the request, or ``None`` for a well-formed ``res``/``event`` frame (which
+    a client has no business sending; the caller ignores it).
+
+    Raises:
+        FrameError: not JSON, not an object, unknown ``type``, or a request whose
+            envelope is wrong (``request_id`` is set when the id was usable).
+    """
+    try:
+        frame = _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise FrameError(f"malformed JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise FrameError("frame must be a JSON object")
+    kind = frame.get("type")
+    if kind in ("res", "event"):
+        return None
+    if kind != "req":
+        raise FrameError(f"unknown frame type: {str(kind)[:40]!r}")
+    request_id = frame.get("id")
+    if not isinstance(request_id, str) or not request_id or len(request_id) > 256:
+        raise FrameError("request id must be a non-empty string of at most 256 characters")
+    method = frame.get("method")
+    if not isinstance(method, str) or not method:
+        raise FrameError("request method must be a non-empty string", request_id)
+    extra = frame.keys() - _FRAME_KEYS
+    if extra:
+        raise FrameError(f"unknown request field: {sorted(extra)[0]}", request_id)
+    params = frame.get("params")
+    if params is None:
+        params = {}
+    elif not isinstance(params, dict):
+        raise FrameError("request params must be an object", request_id)
+    return RequestFrame(request_id, method, params)
+
+
+def _pointer(path: str) -> str:
+    return "/" + _INDEX.sub(r".\1", path.lstrip(".")).replace(".", "/") if path else "/"
+
+
+def convert_params(params: dict[str, Any], schema: type[T]) -> T:
+    """Convert ``params`` into ``schema`` (a closed msgspec struct).
+
+    Raises:
+        ParamsError: with a message ``at /json/pointer: reason``.
+    """
+    try:
+        return msgspec.convert(params, schema)
+    except msgspec.ValidationError as exc:
+        match = _AT.match(str(exc))
+        assert match is not None
+        reason, path = match["reason"], match["path"] or ""
+        unknown = _UNKNOWN.match(reason)
+        if unknown:
+            path = f"{path}.{unknown['field']}"
+            reason = "unknown property"
+        raise ParamsError(f"at {_pointer(path)}: {reason}") from None
+
+
+def encode(value: Any) -> bytes:
+    """Encode any JSON-able value with the shared encoder."""
+    return _encoder.encode(value)
+
+
+def encode_response(
+    request_id: str, ok: bool, payload: Any = None, error: dict[str, Any] | None = None
+) -> bytes:
+    """Encode a ``res`` frame."""
+    frame: dict[str, Any] = {"type": "res", "id": request_id, "ok": ok}
+    if ok:
+        if payload is not None:
+            frame["payload"] = payload
+    else:
+        frame["error"] = error
+    return _encoder.encode(frame)
+
+
+def encode_event(
+    event: str,
+    payload_json: bytes | None,
+    seq: int | None = None,
+    state_version: bytes | None = None,
+) -> bytes:
+    """Assemble an ``event`` frame around an already-encoded payload.
+
+    ``event`` must be a plain identifier (no quoting needed); it always is, since
+    event names are constants of this package.
+    """
+    parts = [b'{"type":"event","event":"', event.encode("ascii"), b'"']
+    if payload_json is not None:
+        parts += [b',"payload":', payload_json]
+    if seq is not None:
+        parts += [b',"seq":', str(seq).encode("ascii")]
+    if state_version is not None:
+        parts += [b',"stateVersion":', state_version]
+    parts.append(b"}")
+    return b"".join(parts)

@@ -1,0 +1,283 @@
+"""Test harness: a real gateway process on a free port, and raw protocol helpers.
+
+The gateway is started as ``python -m openclaw gateway --port 0`` with an isolated
+HOME; readiness is the ``listening on ws://...`` line it prints (read from its
+stdout by a thread, so waiting is event-driven, not sleep-driven).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
+
+LISTENING = re.compile(r"listening on ws://[0-9.]+:(\d+) \(pid (\d+)")
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The inherited environment minus OPENCLAW_*, with HOME set to ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+    env["HOME"] = str(home)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("NO_COLOR", None)
+    env.update(extra)
+    return env
+
+
+class GatewayProcess:
+    """A gateway subprocess with its own HOME (and so its own state dir)."""
+
+    def __init__(
+        self,
+        home: Path,
+        *args: str,
+        config: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        port: int = 0,
+        profile: str | None = None,
+    ) -> None:
+        self.home = home
+        self.args = list(args)
+        self.profile = profile
+        self.env = clean_env(home, **(env or {}))
+        self.requested_port = port
+        state = ".openclaw" if profile in (None, "default") else f".openclaw-{profile}"
+        self.state_dir = home / state
+        if config is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (self.state_dir / "openclaw.json").write_text(json.dumps(config))
+        self.proc: subprocess.Popen[str] | None = None
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.port = 0
+        self.pid = 0
+
+    @property
+    def command(self) -> list[str]:
+        """The argv used to start the gateway."""
+        base = [sys.executable, "-m", "openclaw"]
+        if self.profile:
+            base += ["--profile", self.profile]
+        return [*base, "gateway", "--port", str(self.requested_port), *self.args]
+
+    def spawn(self) -> GatewayProcess:
+        """Start the process without waiting for readiness."""
+        self.proc = subprocess.Popen(
+            self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+        return self
+
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for_line(self, pattern: str | re.Pattern[str], timeout: float = 15.0) -> re.Match[str]:
+        """Block until a stdout line matches ``pattern``; fail if the process exits first."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        for line in self.lines:
+            match = regex.search(line)
+            if match:
+                return match
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line matching {regex.pattern!r}; output:\n" + self.output)
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(
+                    f"gateway exited ({self.proc and self.proc.wait()}) before {regex.pattern!r}; "
+                    "output:\n" + self.output
+                )
+            match = regex.search(line)
+            if match:
+                return match
+
+    def start(self, timeout: float = 15.0) -> GatewayProcess:
+        """Start and wait until it accepts connections."""
+        self.spawn()
+        match = self.wait_for_line(LISTENING, timeout)
+        self.port = int(match.group(1))
+        self.pid = int(match.group(2))
+        return self
+
+    @property
+    def output(self) -> str:
+        """Everything printed so far."""
+        return "\n".join(self.lines)
+
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:<port>``."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        """The token clients should use (configured, or the generated one)."""
+        config_path = self.state_dir / "openclaw.json"
+        if config_path.exists():
+            token = (json.loads(config_path.read_text()).get("gateway", {}).get("auth", {})
+                     .get("token"))
+            if token:
+                return str(token)
+        return (self.state_dir / "credentials" / "gateway-token").read_text().strip()
+
+    @property
+    def log_dir(self) -> Path:
+        """The gateway's log directory."""
+        return self.state_dir / "logs"
+
+    def log_text(self) -> str:
+        """All of today's log files concatenated."""
+        return "".join(p.read_text() for p in sorted(self.log_dir.glob("*.log")))
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the gateway."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        """Wait for exit; return the exit status."""
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait (SIGKILL if it does not stop)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def run_to_exit(self, timeout: float = 15.0) -> tuple[int, str]:
+        """Run a gateway that is expected to exit on its own; return (status, output)."""
+        proc = subprocess.run(self.command, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        return proc.returncode, proc.stdout + proc.stderr
+
+
+def connect_frame(
+    token: str | None = None,
+    *,
+    password: str | None = None,
+    client_id: str = "test",
+    mode: str = "test",
+    scopes: list[str] | None = None,
+    instance_id: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A ``connect`` request frame."""
+    params: dict[str, Any] = {
+        "minProtocol": 3,
+        "maxProtocol": 4,
+        "client": {"id": client_id, "version": "1.0.0", "platform": "linux", "mode": mode,
+                   "instanceId": instance_id or uuid.uuid4().hex},
+        "role": "operator",
+        "scopes": scopes if scopes is not None else ["operator.admin"],
+    }
+    auth = {k: v for k, v in (("token", token), ("password", password)) if v}
+    if auth:
+        params["auth"] = auth
+    params.update(overrides)
+    return {"type": "req", "id": uuid.uuid4().hex, "method": "connect", "params": params}
+
+
+class RawClient:
+    """A websockets sync connection that speaks frames as dicts, for protocol tests."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self.ws: ClientConnection = ws_connect(
+            url, compression=None, open_timeout=10, legacy=True, **kwargs
+        )
+        self.challenge = self.recv()
+
+    def send(self, frame: Any) -> None:
+        """Send a dict as JSON (or a str/bytes as is)."""
+        self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+
+    def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Receive one frame as a dict."""
+        result: dict[str, Any] = json.loads(self.ws.recv(timeout))
+        return result
+
+    def handshake(self, token: str | None, **kwargs: Any) -> dict[str, Any]:
+        """Send connect and return the hello-ok payload (asserting success)."""
+        frame = connect_frame(token, **kwargs)
+        self.send(frame)
+        reply = self.recv()
+        assert reply["type"] == "res" and reply["id"] == frame["id"], reply
+        assert reply["ok"] is True, reply
+        return dict(reply["payload"])
+
+    def request(self, method: str, params: dict[str, Any] | None = None,
+                timeout: float = 10.0) -> dict[str, Any]:
+        """Send a request and return its response frame (events in between are kept)."""
+        request_id = uuid.uuid4().hex
+        frame: dict[str, Any] = {"type": "req", "id": request_id, "method": method}
+        if params is not None:
+            frame["params"] = params
+        self.send(frame)
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.recv(max(0.01, deadline - time.monotonic()))
+            if reply.get("type") == "res" and reply.get("id") == request_id:
+                return reply
+            self.events.append(reply)
+
+    def next_event(self, name: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The next event called ``name`` (kept ones first)."""
+        for index, event in enumerate(self.events):
+            if event.get("event") == name:
+                return self.events.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.recv(max(0.01, deadline - time.monotonic()))
+            if frame.get("type") == "event" and frame.get("event") == name:
+                return frame
+            self.events.append(frame)
+
+    def close_code(self, timeout: float = 10.0) -> tuple[int | None, str]:
+        """Read until the server closes; return (code, reason)."""
+        from websockets.exceptions import ConnectionClosed
+
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self.events.append(self.recv(max(0.01, deadline - time.monotonic())))
+        except ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            return (rcvd.code, rcvd.reason) if rcvd else (None, "")
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Frames received but not yet consumed."""
+        if not hasattr(self, "_events"):
+            self._events: list[dict[str, Any]] = []
+        return self._events
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.ws.close()
