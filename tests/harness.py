@@ -45,7 +45,7 @@ class GatewayProcess:
         *args: str,
         config: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
-        port: int = 0,
+        port: int | None = 0,
         profile: str | None = None,
     ) -> None:
         self.home = home
@@ -70,7 +70,8 @@ class GatewayProcess:
         base = [sys.executable, "-m", "openclaw"]
         if self.profile:
             base += ["--profile", self.profile]
-        return [*base, "gateway", "--port", str(self.requested_port), *self.args]
+        port = [] if self.requested_port is None else ["--port", str(self.requested_port)]
+        return [*base, "gateway", *port, *self.args]
 
     def spawn(self) -> GatewayProcess:
         """Start the process without waiting for readiness."""
@@ -240,6 +241,10 @@ class RawClient:
         if params is not None:
             frame["params"] = params
         self.send(frame)
+        return self.response(request_id, timeout)
+
+    def response(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait for the response to ``request_id`` (events in between are kept)."""
         deadline = time.monotonic() + timeout
         while True:
             reply = self.recv(max(0.01, deadline - time.monotonic()))

@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -129,6 +129,10 @@ class FileLog:
         self._date = ""
         self._stream: IO[bytes] | None = None
         self._size = 0
+        #: Bumped each time the active file is replaced (size rotation or a new day),
+        #: so a reader can tell which file its byte cursor belongs to.
+        self.generation = 0
+        self._places: dict[int, Path] = {}
 
     @property
     def current_path(self) -> Path:
@@ -146,16 +150,41 @@ class FileLog:
         self._stream = os.fdopen(fd, "ab", buffering=0)
         self._size = os.fstat(fd).st_size
         if date != self._date:
+            if self._date:
+                self.generation += 1
             self._date = date
             self._prune()
+        self._places[self.generation] = path
 
     def _archive(self, date: str, n: int) -> Path:
         return self.directory / f"openclaw-{date}.{n}.log"
+
+    def locate(self, generation: int) -> Path | None:
+        """Where the file that was active at ``generation`` lives now (None: deleted)."""
+        return self._places.get(generation)
+
+    def _shift_places(self, date: str) -> None:
+        current = self.directory / f"openclaw-{date}.log"
+        for generation, path in list(self._places.items()):
+            match = _DATED.match(path.name)
+            if match is None or match["date"] != date:
+                continue
+            n = int(match["n"] or 0) + 1
+            if path != current and match["n"] is None:
+                continue
+            if n > self.max_archives:
+                del self._places[generation]
+            else:
+                self._places[generation] = self._archive(date, n)
+        for stale in sorted(self._places)[: max(0, len(self._places) - 64)]:
+            del self._places[stale]
 
     def _rotate(self) -> None:
         date = self._date
         self.close()
         current = self.directory / f"openclaw-{date}.log"
+        self._shift_places(date)
+        self.generation += 1
         if self.max_archives == 0:
             current.unlink(missing_ok=True)
         else:
@@ -331,7 +360,13 @@ class TailResult:
         return payload
 
 
-def tail(path: Path, cursor: int | None, limit: int = 500, max_bytes: int = 250_000) -> TailResult:
+def tail(
+    path: Path,
+    cursor: int | None,
+    limit: int = 500,
+    max_bytes: int = 250_000,
+    rotated_from: Sequence[Path] = (),
+) -> TailResult:
     """Read whole lines of ``path`` after byte offset ``cursor``.
 
     * No cursor: the last ``max_bytes`` of the file (``truncated`` if that skipped data).
@@ -343,7 +378,24 @@ def tail(path: Path, cursor: int | None, limit: int = 500, max_bytes: int = 250_
     line (still being written) is left for the next call, so the returned cursor
     always sits just after a newline and no line is returned twice or cut. Only the
     last ``limit`` lines are returned (``truncated`` when more were read).
+
+    ``rotated_from`` lists, oldest first, the files written since the reader's
+    last call when the caller knows the active file was replaced meanwhile (size
+    rotation or a new day): the first is read from ``cursor``, the others whole,
+    then ``path`` from its start, so a follower loses nothing; ``reset`` is set
+    to say the file changed.
     """
+    if rotated_from and cursor is not None:
+        lines: list[str] = []
+        truncated = False
+        for index, older in enumerate(rotated_from):
+            part = tail(older, cursor if index == 0 else 0, 1_000_000, max_bytes)
+            lines += part.lines
+            truncated = truncated or part.truncated
+        fresh = tail(path, 0, limit, max_bytes)
+        lines += fresh.lines
+        truncated = truncated or fresh.truncated or len(lines) > limit
+        return TailResult(fresh.file, fresh.cursor, fresh.size, lines[-limit:], truncated, True)
     name = str(path)
     try:
         with open(path, "rb") as stream:
@@ -380,3 +432,4 @@ def tail(path: Path, cursor: int | None, limit: int = 500, max_bytes: int = 250_
         lines = lines[-limit:]
         truncated = True
     return TailResult(name, next_cursor, size, lines, truncated, reset)
+

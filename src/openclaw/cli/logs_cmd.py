@@ -107,10 +107,8 @@ def logs(ns: argparse.Namespace) -> int:
                 result = client.call("logs.tail", params, timeout=timeout)
                 if current_file is not None and result.get("file") != current_file:
                     printer.notice(f"the gateway now writes {result.get('file')}")
-                    params["cursor"] = 0
-                    result = client.call("logs.tail", params, timeout=timeout)
                 elif cursor is not None and result.get("reset"):
-                    printer.notice("log file was rotated or truncated; continuing from its end")
+                    printer.notice("log file was rotated or truncated")
                 if cursor is not None and result.get("truncated"):
                     printer.notice("some lines were skipped (more than --max-bytes behind)")
                 if current_file is None:

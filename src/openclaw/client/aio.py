@@ -204,8 +204,8 @@ class AsyncGatewayClient:
             pass
         finally:
             watchdog.cancel()
-            rcvd = ws.close_rcvd
-            self.last_close = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+            if self.last_close is None or self.last_close[0] != 4000:
+                self.last_close = (ws.close_code, ws.close_reason or "")
 
     async def _watch_ticks(self, ws: ClientConnection) -> None:
         while True:

@@ -208,7 +208,7 @@ async def _serve(
 
     gateway = Gateway(
         config, settings, profile, config_exists=config_exists,
-        log_path_provider=lambda: file_log.current_path,
+        file_log=file_log,
     )
     for attempt in (1, 2):
         try:

@@ -33,6 +33,7 @@ from openclaw.gateway.heartbeat import Heartbeat
 from openclaw.gateway.methods import register_all
 from openclaw.gateway.presence import HIDDEN_MODES, Presence
 from openclaw.gateway.settings import GatewaySettings
+from openclaw.logs import FileLog
 from openclaw.paths import Profile
 from openclaw.protocol.auth import Authenticator, RateLimit
 from openclaw.protocol.connection import (
@@ -49,6 +50,10 @@ __all__ = ["PREAUTH_MAX_PAYLOAD", "Gateway"]
 
 log = logging.getLogger("openclaw.gateway")
 ws_log = logging.getLogger("openclaw.gateway.ws")
+#: websockets' own logger: warnings only, even with --verbose (it would log every
+#: frame, including the logs.tail traffic that reads the log back).
+wsproto_log = logging.getLogger("openclaw.gateway.wsproto")
+wsproto_log.setLevel(logging.WARNING)
 
 PREAUTH_MAX_PAYLOAD = 64 * 1024
 DEFAULT_AGENT_ID = "main"
@@ -79,13 +84,13 @@ class Gateway:
         profile: Profile,
         *,
         config_exists: bool,
-        log_path_provider: Any,
+        file_log: FileLog,
     ) -> None:
         self.config = config
         self.settings = settings
         self.profile = profile
         self.config_exists = config_exists
-        self._log_path_provider = log_path_provider
+        self.file_log = file_log
         gw = config.gateway
         limits = gw.auth.rate_limit
         self.authenticator = Authenticator(
@@ -132,8 +137,7 @@ class Gateway:
     @property
     def log_path(self) -> Path:
         """The log file being written right now."""
-        path: Path = self._log_path_provider()
-        return path
+        return self.file_log.current_path
 
     @property
     def uptime_ms(self) -> int:
@@ -409,6 +413,10 @@ class Gateway:
         finally:
             if holder:
                 self._forget(holder[0])
+                ws_log.debug(
+                    "client disconnected",
+                    extra={"fields": {"connId": holder[0].conn_id, "code": ws.close_code}},
+                )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -422,7 +430,7 @@ class Gateway:
             max_size=PREAUTH_MAX_PAYLOAD,
             compression=None,
             server_header=f"openclaw-gateway/{__version__}",
-            logger=ws_log,
+            logger=wsproto_log,
             ping_interval=30,
             ping_timeout=30,
             close_timeout=2,

@@ -223,8 +223,7 @@ def encode_response(
     """Encode a ``res`` frame."""
     frame: dict[str, Any] = {"type": "res", "id": request_id, "ok": ok}
     if ok:
-        if payload is not None:
-            frame["payload"] = payload
+        frame["payload"] = payload
     else:
         frame["error"] = error
     return _encoder.encode(frame)
