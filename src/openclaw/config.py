@@ -39,7 +39,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="
     """Base of every config object: immutable, closed, camelCase keys on disk."""
 
 
-class RateLimitConfig(_Section):
+class RateLimitConfig(_Section, frozen=True):
     """Failed-auth rate limit per remote address (loopback has its own, shorter window)."""
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 10
@@ -50,7 +50,7 @@ class RateLimitConfig(_Section):
     loopback_lockout_ms: PositiveMs = 10_000
 
 
-class AuthConfig(_Section):
+class AuthConfig(_Section, frozen=True):
     """How clients prove they may use the gateway."""
 
     mode: Literal["token", "password", "none"] = "token"
@@ -59,7 +59,7 @@ class AuthConfig(_Section):
     rate_limit: RateLimitConfig = msgspec.field(default_factory=RateLimitConfig)
 
 
-class GatewayConfig(_Section):
+class GatewayConfig(_Section, frozen=True):
     """The listener, its limits and its timers."""
 
     mode: Literal["local", "remote"] = "local"
@@ -74,7 +74,7 @@ class GatewayConfig(_Section):
     drain_timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 5_000
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(_Section, frozen=True):
     """The gateway's file log and console output."""
 
     level: LogLevel = "info"
@@ -86,26 +86,26 @@ class LoggingConfig(_Section):
     redact_patterns: tuple[str, ...] = ()
 
 
-class HeartbeatConfig(_Section):
+class HeartbeatConfig(_Section, frozen=True):
     """The agent heartbeat timer (``every`` like ``"30m"``; ``"0"`` turns it off)."""
 
     every: str = "30m"
 
 
-class AgentDefaults(_Section):
+class AgentDefaults(_Section, frozen=True):
     """Defaults shared by every agent."""
 
     heartbeat: HeartbeatConfig = msgspec.field(default_factory=HeartbeatConfig)
 
 
-class AgentsConfig(_Section):
+class AgentsConfig(_Section, frozen=True):
     """The agents section; more arrives with the agent runtime."""
 
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"schema": "$schema"}):
-    """The whole validated config. ``path`` is where it came from (None: defaults)."""
+    """The whole validated config (all defaults when there is no file)."""
 
     schema: str | None = None
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
@@ -144,7 +144,9 @@ def _describe(error: msgspec.ValidationError) -> tuple[str, str]:
 def _check(config: Config, source: str | None) -> None:
     gateway = config.gateway
     if gateway.bind == "custom" and not gateway.custom_bind_host:
-        raise ConfigError(source, "gateway.customBindHost", 'required when gateway.bind is "custom"')
+        raise ConfigError(
+            source, "gateway.customBindHost", 'required when gateway.bind is "custom"'
+        )
     for index, pattern in enumerate(config.logging.redact_patterns):
         try:
             re.compile(pattern)
@@ -153,9 +155,13 @@ def _check(config: Config, source: str | None) -> None:
                 source, f"logging.redactPatterns[{index}]", f"not a regular expression: {exc}"
             ) from None
     try:
-        parse_duration_ms(config.agents.defaults.heartbeat.every)
+        every = parse_duration_ms(config.agents.defaults.heartbeat.every)
     except ValueError as exc:
         raise ConfigError(source, "agents.defaults.heartbeat.every", str(exc)) from None
+    if 0 < every < 1000:
+        raise ConfigError(
+            source, "agents.defaults.heartbeat.every", "must be at least 1s (or 0 to turn it off)"
+        )
 
 
 def parse_config(document: dict[str, Any], source: str | None = None) -> Config:

@@ -58,12 +58,15 @@ _NAMES = {
 }
 
 _MASK = "***"
+_SECRET_KEY = r"\w*?(?:token|password|passwd|secret|api[_-]?key|authorization)"
 _DEFAULT_PATTERNS = (
-    # key=value, key: value, "key": "value" for credential-like keys
-    r"(?i)(?P<keep>\b(?:token|password|passwd|secret|api[_-]?key|authorization|botToken)"
-    r"\b[\"']?\s*[:=]\s*[\"']?)(?P<secret>[^\s\"',;}&]+)",
-    r"(?i)(?P<keep>\bbearer\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
-    r"(?P<secret>\b\d{6,12}:[A-Za-z0-9_-]{30,})",  # Telegram bot tokens
+    r"(?i)(?P<keep>\b(?:bearer|basic)\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
+    # "key": "value with spaces" in JSON text
+    r'(?i)(?P<keep>"' + _SECRET_KEY + r'"\s*:\s*")(?P<secret>(?!\*\*\*")[^"]+)',
+    # key=value, key: value, "key": "value" for credential-like keys (access_token, botToken...)
+    r"(?i)(?P<keep>\b" + _SECRET_KEY + r"\b[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<secret>(?!\*\*\*)(?!bearer\b|basic\b)[^\s\"',;}&]+)",
+    r"(?P<secret>(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,})",  # Telegram bot tokens, also in URLs
     r"(?P<secret>\bsk-[A-Za-z0-9_-]{16,})",  # OpenAI/Anthropic-style API keys
     r"(?P<secret>-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)",
 )
@@ -96,6 +99,16 @@ class Redactor:
         for pattern in self._patterns:
             text = pattern.sub(self._mask_match, text)
         return text
+
+    def redact_value(self, value: Any) -> Any:
+        """Redact every string inside ``value`` (dicts and lists are walked)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {k: self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.redact_value(v) for v in value]
+        return value
 
     @staticmethod
     def _mask_match(match: re.Match[str]) -> str:
@@ -136,7 +149,14 @@ class FileLog:
 
     @property
     def current_path(self) -> Path:
-        """The file being written now (today's file)."""
+        """The file being written now.
+
+        Until the first record of a new day arrives this is still yesterday's file:
+        it is the file a reader must finish, and the generation counter moves on
+        only when the new file is really opened.
+        """
+        if self._date:
+            return self._places[self.generation]
         return self.directory / f"openclaw-{self._today()}.log"
 
     def _today(self) -> str:
@@ -216,7 +236,7 @@ class FileLog:
         today = self._today()
         if self._stream is None or today != self._date:
             self._open(today)
-        elif self._size > 0 and self._size + len(data) > self.max_file_bytes:
+        if self._size > 0 and self._size + len(data) > self.max_file_bytes:
             self._rotate()
         assert self._stream is not None
         self._stream.write(data)
@@ -235,6 +255,9 @@ def _iso(ts: float) -> str:
 
 def _subsystem(name: str) -> str:
     return name.removeprefix("openclaw.").removeprefix("openclaw") or "openclaw"
+
+
+_FORMATTER = logging.Formatter()
 
 
 class JsonFileHandler(logging.Handler):
@@ -257,11 +280,9 @@ class JsonFileHandler(logging.Handler):
             fields = getattr(record, "fields", None)
             if isinstance(fields, dict):
                 for key, value in fields.items():
-                    entry.setdefault(
-                        key, self.redactor.redact(value) if isinstance(value, str) else value
-                    )
+                    entry.setdefault(key, self.redactor.redact_value(value))
             if record.exc_info:
-                entry["error"] = self.redactor.redact(self.formatException(record.exc_info))
+                entry["error"] = self.redactor.redact(_FORMATTER.formatException(record.exc_info))
             line = json.dumps(entry, ensure_ascii=False, default=str)
             with self.lock:  # type: ignore[union-attr]
                 self.file_log.write_line(line)

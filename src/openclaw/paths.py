@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,18 @@ __all__ = [
     "DEV_PORT",
     "Profile",
     "ensure_private_dir",
+    "profile_port",
     "resolve_profile",
 ]
 
 DEFAULT_PORT = 18789
 DEV_PORT = 19001
+#: Named profiles get their own default port: 19001 + 20·k with k in 1..40 derived
+#: from the name, so a rescue gateway never collides with the main one and derived
+#: ports (base + 2, + 4) of two profiles never overlap.
+PROFILE_PORT_BASE = DEV_PORT
+PROFILE_PORT_STEP = 20
+PROFILE_PORT_SLOTS = 40
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -81,12 +89,31 @@ class Profile:
         return self.state_dir / "gateway.lock"
 
 
+def profile_port(name: str) -> int:
+    """The default port of profile ``name`` (18789 for default, 19001 for dev)."""
+    if name == "default":
+        return DEFAULT_PORT
+    if name == "dev":
+        return DEV_PORT
+    slot = 1 + zlib.crc32(name.encode("utf-8")) % PROFILE_PORT_SLOTS
+    return PROFILE_PORT_BASE + PROFILE_PORT_STEP * slot
+
+
 def _validate_name(name: str, flag: str) -> str:
     if not name:
         raise UsageError(f"{flag} requires a value")
-    if not _PROFILE_NAME.match(name):
+    if not _PROFILE_NAME.fullmatch(name):
         raise UsageError(f'invalid {flag} {name!r} (use letters, numbers, "_", "-" only)')
     return name
+
+
+def _expand(value: str, home: Path) -> Path:
+    """Expand a leading ``~`` against ``home`` (not the process's HOME: stays pure)."""
+    if value == "~":
+        return home
+    if value.startswith("~/"):
+        return home / value[2:]
+    return Path(value)
 
 
 def resolve_profile(
@@ -112,25 +139,28 @@ def resolve_profile(
     else:
         name = _validate_name(environ.get("OPENCLAW_PROFILE") or "default", "OPENCLAW_PROFILE")
 
-    home_value = environ.get("OPENCLAW_HOME") or environ.get("HOME") or str(Path.home())
-    home = Path(home_value).expanduser()
+    user_home = environ.get("HOME") or str(Path.home())
+    home = _expand(environ.get("OPENCLAW_HOME") or user_home, Path(user_home))
     default_state = home / (".openclaw" if name == "default" else f".openclaw-{name}")
-    state_dir = Path(environ.get("OPENCLAW_STATE_DIR") or default_state).expanduser()
-    config_path = Path(
-        environ.get("OPENCLAW_CONFIG_PATH") or state_dir / "openclaw.json"
-    ).expanduser()
+    state_override = environ.get("OPENCLAW_STATE_DIR")
+    state_dir = _expand(state_override, home) if state_override else default_state
+    config_override = environ.get("OPENCLAW_CONFIG_PATH")
+    config_path = _expand(config_override, home) if config_override else state_dir / "openclaw.json"
     return Profile(
         name=name,
         home=home,
         state_dir=state_dir,
         config_path=config_path,
         log_dir=state_dir / "logs",
-        default_port=DEV_PORT if name == "dev" else DEFAULT_PORT,
+        default_port=profile_port(name),
     )
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) owner-only (0700) if missing; return it.
+    """Create ``path`` owner-only (0700) if missing; return it.
+
+    Missing parents are created with the default mode: only the directory itself
+    holds private things.
 
     An existing directory is left as it is: tightening permissions on something the
     user created is ``doctor``'s job, where it is reported first.

@@ -7,6 +7,7 @@ lines were skipped, and survives gateway restarts by reconnecting with backoff.
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import sys
 import time
@@ -34,13 +35,13 @@ def format_line(line: str, utc: bool = False) -> str:
     if not utc and stamp.endswith("Z"):
         try:
             parsed = time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
-            local = time.localtime(time.mktime(parsed) - time.timezone)
+            local = time.localtime(calendar.timegm(parsed))
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", local)
         except ValueError:
             pass
     extras = {k: v for k, v in entry.items()
               if k not in ("time", "level", "subsystem", "message", "pid")}
-    text = (f"{stamp} {str(entry.get('level', '')):<5} {entry.get('subsystem', '')}: "
+    text = (f"{stamp} {entry.get('level', '')!s:<5} {entry.get('subsystem', '')}: "
             f"{entry.get('message', '')}")
     if extras:
         text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
@@ -101,7 +102,9 @@ def logs(ns: argparse.Namespace) -> int:
                     if delays is not None:
                         printer.notice(f"reconnected to {target.url}")
                         delays = None
-                params: dict[str, Any] = {"limit": ns.limit, "maxBytes": ns.max_bytes}
+                # --limit shapes the first screen; while following, every new line counts.
+                limit = ns.limit if cursor is None else 5000
+                params: dict[str, Any] = {"limit": limit, "maxBytes": ns.max_bytes}
                 if cursor is not None:
                     params["cursor"] = cursor
                 result = client.call("logs.tail", params, timeout=timeout)
@@ -110,7 +113,7 @@ def logs(ns: argparse.Namespace) -> int:
                 elif cursor is not None and result.get("reset"):
                     printer.notice("log file was rotated or truncated")
                 if cursor is not None and result.get("truncated"):
-                    printer.notice("some lines were skipped (more than --max-bytes behind)")
+                    printer.notice("some lines were skipped (the log outran this reader)")
                 if current_file is None:
                     printer.meta(result)
                 current_file = result.get("file")

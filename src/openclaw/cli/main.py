@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs = _command(commands, "logs", "openclaw.cli.logs_cmd:logs",
                     "show the gateway's file log (through the gateway)")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
-    logs.add_argument("--limit", type=int, default=200, help="lines to show first (default 200)")
+    logs.add_argument("--limit", type=int, default=200,
+                      help="lines to show at first, 1-5000 (default 200)")
     logs.add_argument("--max-bytes", type=int, default=250_000, help="bytes per read")
     logs.add_argument("--interval", type=int, default=1000, metavar="MS",
                       help="poll interval while following (default 1000)")

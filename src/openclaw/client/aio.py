@@ -81,6 +81,7 @@ class AsyncGatewayClient:
         self._pending: dict[str, tuple[asyncio.Future[Any], bool]] = {}
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(max_queued_events)
         self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
         self._last_frame = time.monotonic()
@@ -97,6 +98,10 @@ class AsyncGatewayClient:
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until a connection is established (e.g. after a reconnect)."""
         await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def wait_disconnected(self, timeout: float | None = None) -> None:
+        """Wait until the current connection is lost (see :attr:`last_close` for why)."""
+        await asyncio.wait_for(self._disconnected.wait(), timeout)
 
     @property
     def connected(self) -> bool:
@@ -133,9 +138,9 @@ class AsyncGatewayClient:
                     if challenge.get("event") != "connect.challenge":
                         raise GatewayUnreachable(f"gateway at {self.url} sent no connect.challenge")
                     request_id = new_id()
-                    await ws.send(json.dumps(
-                        {"type": "req", "id": request_id, "method": "connect", "params": self.params}
-                    ))
+                    connect = {"type": "req", "id": request_id, "method": "connect",
+                               "params": self.params}
+                    await ws.send(json.dumps(connect))
                     while True:
                         frame = json.loads(await ws.recv())
                         if frame.get("type") == "res" and frame.get("id") == request_id:
@@ -162,6 +167,8 @@ class AsyncGatewayClient:
         self._ws = ws
         self._last_frame = time.monotonic()
         self.connections += 1
+        self.last_close = None
+        self._disconnected.clear()
         self._connected.set()
 
     async def _run(self) -> None:
@@ -172,6 +179,7 @@ class AsyncGatewayClient:
                 self._connected.clear()
                 self._ws = None
                 self._fail_pending(GatewayUnreachable(f"lost the connection to {self.url}"))
+                self._disconnected.set()
             if self._closing or not self.reconnect:
                 return
             for delay in self.backoff.delays():
@@ -268,7 +276,9 @@ class AsyncGatewayClient:
         finally:
             self._pending.pop(request_id, None)
 
-    async def next_event(self, name: str | None = None, timeout: float | None = 10.0) -> dict[str, Any]:
+    async def next_event(
+        self, name: str | None = None, timeout: float | None = 10.0
+    ) -> dict[str, Any]:
         """Wait for the next event (named ``name``, skipping others)."""
         async with asyncio.timeout(timeout):
             while True:
@@ -287,8 +297,3 @@ class AsyncGatewayClient:
         while not self._events.empty():
             items.append(self._events.get_nowait())
         return items
-
-    @staticmethod
-    def describe_close(code: int | None, reason: str) -> str:
-        """Human text for a close code."""
-        return str(closed_error("", code, reason, "").message)

@@ -8,7 +8,6 @@ as gone. :func:`call_once` is the whole life of a one-shot CLI call.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -85,7 +84,7 @@ class GatewayClient:
                 f"gateway not reachable at {self.url} (connection refused); is it running? "
                 "Start it with `openclaw gateway` or check `openclaw gateway status`"
             ) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise GatewayUnreachable(
                 f"gateway at {self.url} did not answer within {self.timeout:g}s"
             ) from None
@@ -137,7 +136,7 @@ class GatewayClient:
             ws.settimeout(wait)
             try:
                 text = ws.recv_text()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except WebSocketClosed as exc:
                 self._ws = None

@@ -11,6 +11,7 @@ async client use ``websockets``; the test suite runs this client against it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import socket
@@ -68,8 +69,8 @@ class MiniWebSocket:
 
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
             ws = cls(sock)
-            ws._handshake(host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                          user_agent)
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            ws._handshake(host, port, path, user_agent)
         except BaseException:
             sock.close()
             raise
@@ -172,10 +173,8 @@ class MiniWebSocket:
         if self.closed:
             return
         self.closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._send_frame(0x8, struct.pack("!H", code or 1000))
-        except OSError:
-            pass
         self._sock.close()
 
     def close(self, code: int = 1000, reason: str = "") -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from openclaw.gateway.bus import Session
     from openclaw.gateway.server import Gateway
 
-__all__ = ["Context", "Dispatcher", "Method", "NoParams", "READ", "WRITE", "ADMIN"]
+__all__ = ["ADMIN", "READ", "WRITE", "Context", "Dispatcher", "Method", "NoParams"]
 
 log = logging.getLogger("openclaw.gateway.dispatch")
 
@@ -67,7 +67,9 @@ class Dispatcher:
     def __init__(self) -> None:
         self.methods: dict[str, Method] = {}
 
-    def register(self, name: str, scope: str, params: type[Any] = NoParams) -> Callable[[Handler], Handler]:
+    def register(
+        self, name: str, scope: str, params: type[Any] = NoParams
+    ) -> Callable[[Handler], Handler]:
         """Decorator: register ``handler(ctx, params)`` as method ``name``."""
 
         def decorate(handler: Handler) -> Handler:
@@ -106,5 +108,7 @@ class Dispatcher:
             log.exception("method %s failed", request.method)
             return encode_response(
                 request.id, False,
-                error=error_object(UNAVAILABLE, f"internal error in {request.method}; see gateway log"),
+                error=error_object(
+                    UNAVAILABLE, f"internal error in {request.method}; see the gateway log"
+                ),
             )

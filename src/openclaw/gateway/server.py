@@ -107,9 +107,7 @@ class Gateway:
         self.started_monotonic = time.monotonic()
         self.started_at_ms = _now_ms()
         self.tick_interval_ms = gw.tick_interval_ms
-        self.handshake_timeout_s = float(
-            os.environ.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS") or gw.handshake_timeout_ms
-        ) / 1000
+        self.handshake_timeout_s = settings.handshake_timeout_ms / 1000
         self.max_payload = gw.max_payload
         self.bus = EventBus(gw.max_buffered_bytes, on_drop=self._forget)
         self.presence = Presence(self.instance_id, settings.display_host)
@@ -152,7 +150,7 @@ class Gateway:
         """The ``health`` payload."""
         started = time.perf_counter()
         heartbeat = self.heartbeat.summary(DEFAULT_AGENT_ID)
-        sessions = {"path": None, "count": 0, "recent": []}
+        sessions: dict[str, Any] = {"path": None, "count": 0, "recent": []}
         snapshot: dict[str, Any] = {
             "ok": True,
             "ts": _now_ms(),
@@ -188,7 +186,7 @@ class Gateway:
                 "defaultAgentId": DEFAULT_AGENT_ID,
                 "agents": [self.heartbeat.summary(DEFAULT_AGENT_ID)],
             },
-            "channelSummary": [] if include_channels else [],
+            "channelSummary": [],  # one line per channel once channels exist
             "sessions": {
                 "paths": [],
                 "count": 0,
@@ -422,9 +420,11 @@ class Gateway:
 
     async def start(self) -> Server:
         """Bind the port and start timers; raises OSError when the port is taken."""
+        hosts = self.settings.hosts
         self.server = await serve(
             self.handle,
-            list(self.settings.hosts) if len(self.settings.hosts) > 1 else self.settings.hosts[0],
+            # asyncio's create_server takes a list of hosts; websockets passes it through.
+            list(hosts) if len(hosts) > 1 else hosts[0],  # type: ignore[arg-type]
             self.settings.port,
             process_request=self.process_request,
             max_size=PREAUTH_MAX_PAYLOAD,

@@ -50,6 +50,7 @@ class GatewaySettings:
     password: str | None
     secret_source: str
     generated_token: bool
+    handshake_timeout_ms: int
 
     @property
     def display_host(self) -> str:
@@ -71,6 +72,21 @@ def _bind_hosts(bind: BindMode, custom_host: str | None, source: str | None) -> 
     host = str(address)
     # Same-host clients always reach the gateway on 127.0.0.1 as well.
     return (host,) if host in ("127.0.0.1", "0.0.0.0") else (host, "127.0.0.1")
+
+
+def _handshake_timeout(environ: Mapping[str, str], configured: int) -> int:
+    text = environ.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
+    if not text:
+        return configured
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 100 <= value <= 600_000:
+        raise ConfigError(
+            None, "OPENCLAW_HANDSHAKE_TIMEOUT_MS", f"must be 100-600000 milliseconds, got {text!r}"
+        )
+    return value
 
 
 def resolve_settings(
@@ -140,6 +156,7 @@ def resolve_settings(
             "use token or password auth, or bind to loopback",
         )
     return GatewaySettings(
+        handshake_timeout_ms=_handshake_timeout(environ, gateway.handshake_timeout_ms),
         port=port,
         port_source=port_source,
         bind=bind,

@@ -10,11 +10,23 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
+from openclaw.configfile import get_path, read_document
+from openclaw.errors import ConfigError
 from openclaw.logs import FileLog, Redactor
 from openclaw.paths import Profile
 
 __all__ = ["record_start_failure"]
+
+
+def _log_dir(profile: Profile) -> Path:
+    """``logging.dir`` if the config names one (read leniently), else the profile's."""
+    try:
+        configured = get_path(read_document(profile.config_path), "logging.dir")
+    except ConfigError:
+        configured = None
+    return Path(configured).expanduser() if isinstance(configured, str) else profile.log_dir
 
 
 def record_start_failure(profile: Profile, message: str) -> None:
@@ -27,7 +39,7 @@ def record_start_failure(profile: Profile, message: str) -> None:
             "message": Redactor().redact(f"gateway failed to start: {message}"),
             "pid": os.getpid(),
         }
-        file_log = FileLog(profile.log_dir)
+        file_log = FileLog(_log_dir(profile))
         file_log.write_line(json.dumps(entry))
         file_log.close()
     except OSError:

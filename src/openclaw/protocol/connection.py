@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from openclaw import PROTOCOL_VERSION
-from openclaw.protocol.auth import AuthFailure, AuthGrant, Authenticator
+from openclaw.protocol.auth import Authenticator, AuthFailure, AuthGrant
 from openclaw.protocol.errors import INVALID_REQUEST, error_object
 from openclaw.protocol.frames import (
     ConnectParams,
@@ -149,13 +150,20 @@ class ServerConnection:
         self.state = State.CLOSED
         return [*before, CloseConnection(code, _short(reason))]
 
-    def _fail(self, request_id: str, code: int, message: str, details: dict | None = None,  # type: ignore[type-arg]
-              retry_after_ms: int | None = None) -> list[Action]:
+    def _fail(
+        self,
+        request_id: str,
+        code: int,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after_ms: int | None = None,
+    ) -> list[Action]:
         error = error_object(INVALID_REQUEST, message, details)
         if retry_after_ms is not None:
             error["retryable"] = True
             error["retryAfterMs"] = retry_after_ms
-        return self._close(code, message, SendFrame(encode_response(request_id, False, error=error)))
+        reply = SendFrame(encode_response(request_id, False, error=error))
+        return self._close(code, message, reply)
 
     def _receive_connect(self, data: str) -> list[Action]:
         try:
@@ -165,7 +173,9 @@ class ServerConnection:
                 return self._fail(exc.request_id, CLOSE_POLICY, f"invalid handshake: {exc.reason}")
             return self._close(CLOSE_INVALID_DATA, f"invalid frame: {exc.reason}")
         if request is None:
-            return self._close(CLOSE_POLICY, "invalid handshake: first frame must be a connect request")
+            return self._close(
+                CLOSE_POLICY, "invalid handshake: first frame must be a connect request"
+            )
         if request.method != "connect":
             return self._fail(
                 request.id, CLOSE_POLICY, "invalid handshake: first request must be connect"

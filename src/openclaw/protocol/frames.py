@@ -69,7 +69,9 @@ ClientId = Literal[
     "fingerprint",
     "openclaw-probe",
 ]
-ClientMode = Literal["webchat", "cli", "ui", "backend", "node", "probe", "test", "worker", "operator"]
+ClientMode = Literal[
+    "webchat", "cli", "ui", "backend", "node", "probe", "test", "worker", "operator"
+]
 OPERATOR_SCOPES = ("operator.read", "operator.write", "operator.admin")
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
@@ -190,7 +192,10 @@ def parse_frame(data: str | bytes) -> RequestFrame | None:
 
 
 def _pointer(path: str) -> str:
-    return "/" + _INDEX.sub(r".\1", path.lstrip(".")).replace(".", "/") if path else "/"
+    if not path:
+        return "/"
+    path = path.replace("[...]", ".*")  # msgspec's marker for "some key of this dict"
+    return "/" + _INDEX.sub(r".\1", path.lstrip(".")).replace(".", "/")
 
 
 def convert_params(params: dict[str, Any], schema: type[T]) -> T:
