@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from openclaw.errors import ConfigError
+
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["get_path", "read_document", "resolve_port"]
 
@@ -50,7 +53,7 @@ def get_path(document: Mapping[str, Any] | None, dotted: str) -> Any:
     """Return ``document[a][b]...`` for ``"a.b..."``, or ``None`` if any step is missing."""
     node: Any = document
     for part in dotted.split("."):
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             return None
         node = node.get(part)
     return node

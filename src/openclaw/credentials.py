@@ -9,10 +9,12 @@ appears in a config file, a unit file or a log line.
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 
 from openclaw.paths import Profile, ensure_private_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["load_or_create_token", "read_generated_token"]
 
@@ -34,6 +36,8 @@ def load_or_create_token(profile: Profile) -> tuple[str, bool]:
     path: Path = profile.token_path
     ensure_private_dir(profile.state_dir)
     ensure_private_dir(path.parent)
+    import secrets
+
     token = secrets.token_urlsafe(32)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

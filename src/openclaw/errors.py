@@ -20,7 +20,9 @@ Exit statuses (documented in ``docs/exit-codes.md``; keep the two in step)::
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "EXIT_AUTH",

@@ -11,11 +11,27 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from openclaw.errors import UsageError
+
+TYPE_CHECKING = False  # typing and dataclasses cost import time on the CLI path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import NamedTuple
+
+    class _ProfileFields(NamedTuple):
+        name: str
+        home: Path
+        state_dir: Path
+        config_path: Path
+        log_dir: Path
+        default_port: int
+else:
+    _ProfileFields = namedtuple(
+        "_ProfileFields", "name home state_dir config_path log_dir default_port"
+    )
 
 __all__ = [
     "DEFAULT_PORT",
@@ -37,9 +53,8 @@ PROFILE_PORT_SLOTS = 40
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Where one gateway instance keeps its things, and what it is called.
+class Profile(_ProfileFields):
+    """Where one gateway instance keeps its things, and what it is called (immutable).
 
     Attributes:
         name: profile name (``default`` for the unnamed one).
@@ -50,12 +65,7 @@ class Profile:
         default_port: the port when neither flag, env nor config names one.
     """
 
-    name: str
-    home: Path
-    state_dir: Path
-    config_path: Path
-    log_dir: Path
-    default_port: int
+    __slots__ = ()
 
     @property
     def is_default(self) -> bool:

@@ -3,17 +3,19 @@ and credentials, and printing data as text or ``--json``."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any
 
 from openclaw.configfile import get_path, read_document, resolve_port
 from openclaw.credentials import read_generated_token
 from openclaw.errors import ConfigError
 from openclaw.paths import Profile, resolve_profile
+
+TYPE_CHECKING = False  # typing and dataclasses cost import time on the CLI path
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 __all__ = ["Target", "print_json", "profile_of", "resolve_target", "timeout_s", "wants_json"]
 
@@ -33,14 +35,19 @@ def timeout_s(ns: argparse.Namespace) -> float:
     return max(1, int(getattr(ns, "timeout", 10_000))) / 1000
 
 
-@dataclass(frozen=True)
 class Target:
     """Where the client connects and with which secret. Never print the secret."""
 
-    url: str
-    token: str | None
-    password: str | None
-    explicit: bool
+    __slots__ = ("explicit", "password", "token", "url")
+
+    def __init__(self, url: str, token: str | None, password: str | None, explicit: bool) -> None:
+        self.url = url
+        self.token = token
+        self.password = password
+        self.explicit = explicit
+
+    def __repr__(self) -> str:
+        return f"Target(url={self.url!r}, explicit={self.explicit})"  # no secrets
 
 
 def _secret(value: Any) -> str | None:

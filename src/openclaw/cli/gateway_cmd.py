@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from typing import Any
 
 from openclaw.cli.common import print_json, profile_of, resolve_target, timeout_s, wants_json
 from openclaw.errors import OpenClawError, UsageError
+
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 __all__ = ["call", "health", "run"]
 

@@ -6,15 +6,18 @@ lines were skipped, and survives gateway restarts by reconnecting with backoff.
 
 from __future__ import annotations
 
-import argparse
 import calendar
 import json
 import sys
 import time
-from typing import Any
 
 from openclaw.cli.common import resolve_target, timeout_s, wants_json
 from openclaw.errors import GatewayUnreachable, UsageError
+
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 __all__ = ["format_line", "logs"]
 

@@ -12,11 +12,14 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
 
 from openclaw import __version__
 from openclaw.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, OpenClawError
+
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, NoReturn
 
 __all__ = ["build_parser", "main"]
 
@@ -135,6 +138,9 @@ def _resolve(handler: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # the most common probe: skip building the parser
+        sys.stdout.write(f"openclaw {__version__}\n")
+        return 0
     parser = build_parser()
     ns = parser.parse_args(args)
     debug = bool(getattr(ns, "debug", False))

@@ -5,15 +5,16 @@ project's errors."""
 from __future__ import annotations
 
 import os
-import platform
-import random
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+import sys
 
 from openclaw import PROTOCOL_VERSION, __version__
 from openclaw.errors import AuthError, GatewayUnreachable, OpenClawError, RequestError
+
+TYPE_CHECKING = False  # typing, dataclasses, uuid cost import time on the CLI path
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Iterator
+    from typing import Any
 
 __all__ = [
     "ALL_SCOPES",
@@ -45,8 +46,8 @@ CLOSE_HINTS = {
 
 
 def new_id() -> str:
-    """A fresh request id."""
-    return uuid.uuid4().hex
+    """A fresh random request id (128 bits, hex)."""
+    return os.urandom(16).hex()
 
 
 def connect_params(
@@ -63,9 +64,9 @@ def connect_params(
     client: dict[str, Any] = {
         "id": client_id,
         "version": __version__,
-        "platform": platform.system().lower() or "unknown",
+        "platform": sys.platform,
         "mode": mode,
-        "instanceId": instance_id or f"{client_id}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        "instanceId": instance_id or f"{client_id}-{os.getpid()}-{os.urandom(3).hex()}",
     }
     if display_name:
         client["displayName"] = display_name
@@ -121,17 +122,27 @@ def closed_error(url: str, code: int | None, reason: str, during: str) -> Gatewa
     return GatewayUnreachable(f"gateway at {url} closed the connection {during} ({label}){text}")
 
 
-@dataclass
 class Backoff:
     """Exponential backoff with jitter: 1 s doubling to 30 s, each delay ±``jitter``."""
 
-    initial: float = 1.0
-    maximum: float = 30.0
-    factor: float = 2.0
-    jitter: float = 0.25
+    __slots__ = ("factor", "initial", "jitter", "maximum")
+
+    def __init__(
+        self,
+        initial: float = 1.0,
+        maximum: float = 30.0,
+        factor: float = 2.0,
+        jitter: float = 0.25,
+    ) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.factor = factor
+        self.jitter = jitter
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """Yield successive delays forever."""
+        import random
+
         source = rng or random.Random()
         delay = self.initial
         while True:

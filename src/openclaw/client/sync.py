@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any
 
 from openclaw.client.core import (
     closed_error,
@@ -23,10 +20,15 @@ from openclaw.client.core import (
 from openclaw.client.wsmini import MiniWebSocket, WebSocketClosed, WebSocketError
 from openclaw.errors import GatewayUnreachable, RequestError
 
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+    from typing import Any
+
+    EventHandler = Callable[[dict[str, Any]], None]
+
 __all__ = ["GatewayClient", "call_once"]
-
-EventHandler = Callable[[dict[str, Any]], None]
-
 
 class GatewayClient:
     """A blocking client connection to the gateway.
