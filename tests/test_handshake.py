@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from harness import GatewayProcess, RawClient, connect_frame
 
 
@@ -180,3 +181,18 @@ def test_failed_handshakes_do_not_disturb_open_clients(shared_gateway: GatewayPr
         bad.close_code()
     assert steady.request("health")["ok"] is True
     steady.close()
+
+
+def test_max_payload_is_enforced_after_hello(make_gateway: Callable[..., GatewayProcess]) -> None:
+    gateway = make_gateway(config={"gateway": {"maxPayload": 65536}})
+    client = RawClient(gateway.url, max_size=None)
+    hello = client.handshake(gateway.token)
+    assert hello["policy"]["maxPayload"] == 65536
+    assert client.request("system-event", {"text": "x" * 60_000})["ok"] is True
+    client.send({"type": "req", "id": "big", "method": "system-event",
+                 "params": {"text": "x" * 70_000}})
+    assert client.close_code()[0] == 1009
+    other = RawClient(gateway.url)
+    other.handshake(gateway.token)
+    assert other.request("health")["ok"] is True
+    other.close()
