@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import GatewayProcess, clean_env
-
 from openclaw import __version__
 
 

@@ -8,10 +8,10 @@ import signal
 import socket
 from collections.abc import Callable
 
-from harness import GatewayProcess, RawClient, connect_frame
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
+from harness import GatewayProcess, RawClient, connect_frame
 from openclaw.client.wsmini import MiniWebSocket
 
 FAST_TICKS = {"gateway": {"tickIntervalMs": 200}}
@@ -83,7 +83,9 @@ def test_health_event_when_health_changes(shared_gateway: GatewayProcess) -> Non
     changer.close()
 
 
-async def _client_until_close(url: str, token: str) -> tuple[list[str], int | None, str]:
+async def _client_until_close(
+    url: str, token: str, ready: asyncio.Semaphore
+) -> tuple[list[str], int | None, str]:
     async with ws_connect(url, compression=None) as ws:
         await ws.recv()
         frame = connect_frame(token, mode="ui")
@@ -103,9 +105,6 @@ async def _client_until_close(url: str, token: str) -> tuple[list[str], int | No
         return seen, ws.close_code, ws.close_reason or ""
 
 
-ready: asyncio.Semaphore
-
-
 def test_shutdown_reaches_every_client_before_1012(
     make_gateway: Callable[..., GatewayProcess],
 ) -> None:
@@ -113,9 +112,8 @@ def test_shutdown_reaches_every_client_before_1012(
     clients = 60
 
     async def scenario() -> list[tuple[list[str], int | None, str]]:
-        global ready
         ready = asyncio.Semaphore(0)
-        tasks = [asyncio.create_task(_client_until_close(gateway.url, gateway.token))
+        tasks = [asyncio.create_task(_client_until_close(gateway.url, gateway.token, ready))
                  for _ in range(clients)]
         for _ in range(clients):
             await asyncio.wait_for(ready.acquire(), 30)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from harness import GatewayProcess, RawClient
 
 
@@ -175,3 +176,22 @@ def test_http_probes(gateway: GatewayProcess) -> None:
         if body:
             assert data["status"] == body
         connection.close()
+
+
+def test_start_failure_is_recorded_in_the_file_log(home: Path) -> None:
+    import time
+
+    _write_config(home, '{"logging": {"retentionDays": 60}, "gateway": {"prot": 1}}')
+    logs = home / ".openclaw" / "logs"
+    logs.mkdir(mode=0o700)
+    old_day = time.strftime("%Y-%m-%d", time.localtime(time.time() - 25 * 86400))
+    old_file = logs / f"openclaw-{old_day}.log"
+    old_file.write_text('{"message": "kept"}\n')
+    status, _ = GatewayProcess(home).run_to_exit()
+    assert status == 78
+    today = logs / f"openclaw-{time.strftime('%Y-%m-%d')}.log"
+    record = json.loads(today.read_text().splitlines()[-1])
+    assert record["level"] == "error"
+    assert record["message"].startswith("gateway failed to start: invalid config")
+    assert "gateway.prot" in record["message"]
+    assert old_file.exists()  # retention comes from the (broken) config, read leniently

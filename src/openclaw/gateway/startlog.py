@@ -20,13 +20,31 @@ from openclaw.paths import Profile
 __all__ = ["record_start_failure"]
 
 
-def _log_dir(profile: Profile) -> Path:
-    """``logging.dir`` if the config names one (read leniently), else the profile's."""
+def _file_log(profile: Profile) -> FileLog:
+    """The profile's file log as the config shapes it, read leniently.
+
+    The config may be the very thing that is broken, so each value is taken only if
+    it has the right type; everything else falls back to the defaults. Retention
+    matters most: opening the log prunes old files, and must not prune more than
+    the user asked for.
+    """
     try:
-        configured = get_path(read_document(profile.config_path), "logging.dir")
+        document = read_document(profile.config_path)
     except ConfigError:
-        configured = None
-    return Path(configured).expanduser() if isinstance(configured, str) else profile.log_dir
+        document = None
+
+    def number(key: str, default: int) -> int:
+        value = get_path(document, f"logging.{key}")
+        valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return value if valid else default
+
+    directory = get_path(document, "logging.dir")
+    return FileLog(
+        Path(directory).expanduser() if isinstance(directory, str) else profile.log_dir,
+        max_file_bytes=number("maxFileBytes", 104_857_600),
+        max_archives=number("maxArchives", 5),
+        retention_days=number("retentionDays", 7),
+    )
 
 
 def record_start_failure(profile: Profile, message: str) -> None:
@@ -39,7 +57,7 @@ def record_start_failure(profile: Profile, message: str) -> None:
             "message": Redactor().redact(f"gateway failed to start: {message}"),
             "pid": os.getpid(),
         }
-        file_log = FileLog(_log_dir(profile))
+        file_log = _file_log(profile)
         file_log.write_line(json.dumps(entry))
         file_log.close()
     except OSError:
