@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import time
 from collections.abc import Callable
 
 from websockets.asyncio.client import connect as ws_connect
@@ -159,22 +160,49 @@ def _stalled_client(url_port: int, token: str) -> tuple[socket.socket, MiniWebSo
 def test_slow_client_is_dropped_and_others_are_unaffected(
     make_gateway: Callable[..., GatewayProcess],
 ) -> None:
-    gateway = make_gateway(config={"gateway": {"maxBufferedBytes": 65536}})
+    limit = 1_048_576
+    gateway = make_gateway(config={"gateway": {"maxBufferedBytes": limit}})
     sock, _ = _stalled_client(gateway.port, gateway.token)
     fast = RawClient(gateway.url, max_size=None)
     fast.handshake(gateway.token, mode="ui", instance_id="fast-1")
-    big = "z" * 400_000
+    line = "z" * 1000
+    deadline = time.monotonic() + 60
     dropped = False
-    for i in range(40):
-        assert fast.request("system-event", {"text": big, "instanceId": f"flood-{i}"})["ok"]
+    i = 0
+    while not dropped and time.monotonic() < deadline:
+        # each change makes the gateway broadcast the whole (growing) presence list
+        i += 1
+        assert fast.request("system-event", {"text": line, "instanceId": f"flood-{i % 150}"})["ok"]
         entries = fast.request("system-presence")["payload"]
-        if not any(e.get("instanceId") == "stalled-1" for e in entries):
-            dropped = True
-            break
+        dropped = not any(e.get("instanceId") == "stalled-1" for e in entries)
+        fast.events.clear()
     assert dropped, "the stalled client was never dropped"
-    assert fast.request("health")["ok"] is True
+    assert fast.request("health")["ok"] is True  # the reader was never affected
     log = gateway.log_text()
     assert "dropping slow client" in log
-    assert '"limit": 65536' in log
+    assert f'"limit": {limit}' in log
     sock.close()
     fast.close()
+
+
+def test_client_that_never_reads_responses_is_dropped(
+    make_gateway: Callable[..., GatewayProcess],
+) -> None:
+    gateway = make_gateway(config={"gateway": {"maxBufferedBytes": 65536}})
+    sock, ws = _stalled_client(gateway.port, gateway.token)
+    witness = RawClient(gateway.url)
+    witness.handshake(gateway.token, mode="ui", instance_id="witness-1")
+    for n in range(20):  # make `status` answers ~10 KB: it lists queued system events
+        witness.request("system-event", {"text": f"{n} " + "q" * 600})
+    for n in range(2000):  # pipelined, never read: ~20 MB of answers in all
+        try:
+            ws.send_text(json.dumps({"type": "req", "id": f"p{n}", "method": "status"}))
+        except OSError:
+            break  # the gateway aborted us
+    presence = witness.next_event("presence", timeout=20)
+    while any(e.get("instanceId") == "stalled-1" for e in presence["payload"]["presence"]):
+        presence = witness.next_event("presence", timeout=20)
+    assert witness.request("health")["ok"] is True
+    assert "dropping slow client" in gateway.log_text()
+    sock.close()
+    witness.close()

@@ -60,6 +60,25 @@ class EventBus:
         """Stop delivering events to ``session`` (idempotent)."""
         self.sessions.pop(session.conn_id, None)
 
+    def write(self, ws: WebSocket, frame: bytes, session: Session | None = None) -> bool:
+        """Queue one text frame on ``ws`` without waiting; False if the client was dropped.
+
+        Responses and events share this path, so ``maxBufferedBytes`` bounds what a
+        client that stops reading can cost, whatever it asked for.
+        """
+        if session is not None and session.dropped:
+            return False
+        broadcast((ws,), frame, text=True)
+        transport = ws.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        if buffered > self.max_buffered_bytes:
+            if session is not None:
+                self.drop(session, buffered)
+            elif transport is not None:
+                transport.abort()
+            return False
+        return True
+
     def send_event(
         self,
         session: Session,
@@ -71,15 +90,13 @@ class EventBus:
         if session.dropped:
             return
         session.seq += 1
-        frame = encode_event(event, payload_json, session.seq, state_version)
-        broadcast((session.ws,), frame, text=True)
-        transport = session.ws.transport
-        buffered = transport.get_write_buffer_size() if transport is not None else 0
-        if buffered > self.max_buffered_bytes:
-            self.drop(session, buffered)
+        self.write(session.ws, encode_event(event, payload_json, session.seq, state_version),
+                   session)
 
     def drop(self, session: Session, buffered: int) -> None:
         """Abort a client that stopped reading; everyone else is unaffected."""
+        if session.dropped:
+            return
         session.dropped = True
         log.warning(
             "dropping slow client: unsent buffer over maxBufferedBytes",

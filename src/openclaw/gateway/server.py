@@ -64,14 +64,31 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as stream:
-            return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+class _Rss:
+    """Current resident set size, read from an open ``/proc/self/statm`` (cheap).
+
+    Where ``/proc`` is missing (macOS) the peak RSS from ``getrusage`` stands in.
+    """
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def __call__(self) -> int:
+        if self._fd is not None:
+            try:
+                return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
+            except (OSError, ValueError, IndexError):
+                pass
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_rss_bytes = _Rss()
 
 
 class Gateway:
@@ -128,6 +145,9 @@ class Gateway:
         self.server: Server | None = None
         self.port = settings.port
         self._tick_task: asyncio.Task[None] | None = None
+        self._presence_flush: asyncio.TimerHandle | None = None
+        self._presence_last = 0.0
+        self._presence_window = 0.05
         self._conn_counter = 0
 
     # ----------------------------------------------------------------- state views
@@ -222,18 +242,40 @@ class Gateway:
                 "health", self.health_snapshot(), state_version=self.state_version()
             )
 
-    def broadcast_presence(self) -> None:
-        """Send the presence list to every session."""
+    def presence_changed(self) -> None:
+        """Tell every session about a presence change, coalescing bursts.
+
+        The first change after a quiet spell is sent at once; changes that follow
+        within the window are merged into one trailing broadcast. The window grows
+        with what a broadcast costs (at least 50 ms, else 5x the last broadcast's
+        duration), so a storm of connects costs O(clients x rate) rather than
+        O(clients^2), however many clients there are.
+        """
+        if self._presence_flush is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._presence_last + self._presence_window - loop.time()
+        if wait <= 0:
+            self._broadcast_presence()
+        else:
+            self._presence_flush = loop.call_later(wait, self._broadcast_presence)
+
+    def _broadcast_presence(self) -> None:
+        self._presence_flush = None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         self.bus.broadcast(
             "presence", {"presence": self.presence.entries()}, state_version=self.state_version()
         )
+        self._presence_last = loop.time()
+        self._presence_window = max(0.05, 5 * (self._presence_last - started))
 
     def record_system_event(self, key: str, entry: dict[str, Any]) -> None:
         """Apply ``system-event``: update presence, queue the text, broadcast."""
         self.presence.upsert(key, entry)
         self.queued_system_events.append(str(entry.get("text", ""))[:500])
         del self.queued_system_events[:-20]
-        self.broadcast_presence()
+        self.presence_changed()
 
     def set_heartbeats(self, enabled: bool) -> None:
         """Switch heartbeats and tell clients if health changed."""
@@ -283,7 +325,7 @@ class Gateway:
         """Carry out protocol actions; return False once the connection is closing."""
         for action in actions:
             if isinstance(action, SendFrame):
-                await ws.send(action.data, text=True)
+                self.bus.write(ws, action.data)
             elif isinstance(action, CloseConnection):
                 ws_log.debug("closing %s: %s %s", conn.remote_address, action.code, action.reason)
                 await ws.close(action.code, action.reason)
@@ -294,7 +336,7 @@ class Gateway:
                 response = await self.dispatcher.dispatch(
                     Context(self, holder[0], action.request.id), action.request
                 )
-                await ws.send(response, text=True)
+                self.bus.write(ws, response, holder[0])
         return True
 
     async def _open_session(
@@ -363,7 +405,7 @@ class Gateway:
                 "tickIntervalMs": self.tick_interval_ms,
             },
         }
-        await ws.send(encode_response(accepted.request_id, True, hello), text=True)
+        self.bus.write(ws, encode_response(accepted.request_id, True, hello), session)
         self.bus.add(session)
         ws_log.debug(
             "client connected",
@@ -371,7 +413,7 @@ class Gateway:
                               "remote": conn.remote_address}},
         )
         if listed:
-            self.broadcast_presence()
+            self.presence_changed()
         return session
 
     @staticmethod
@@ -382,7 +424,7 @@ class Gateway:
         """A session ended (closed or dropped): update presence once."""
         self.bus.remove(session)
         if session.extra.pop("listed", False) and self.presence.remove(self._presence_key(session)):
-            self.broadcast_presence()
+            self.presence_changed()
 
     async def handle(self, ws: WebSocket) -> None:
         """Serve one WebSocket connection from challenge to close."""
@@ -393,7 +435,7 @@ class Gateway:
         )
         holder: list[Session] = []
         try:
-            await ws.send(conn.challenge(), text=True)
+            self.bus.write(ws, conn.challenge())
             try:
                 async with asyncio.timeout(self.handshake_timeout_s):
                     while conn.state is State.AWAITING_CONNECT:
@@ -456,6 +498,8 @@ class Gateway:
         self.ready = False
         if self._tick_task is not None:
             self._tick_task.cancel()
+        if self._presence_flush is not None:
+            self._presence_flush.cancel()
         self.heartbeat.stop()
         server = self.server
         if server is None:

@@ -12,6 +12,9 @@ from openclaw.gateway.dispatch import READ, WRITE, Context, Dispatcher
 __all__ = ["register"]
 
 Text = Annotated[str, msgspec.Meta(max_length=512)]
+#: A presence line is a status line; longer texts are cut so that broadcasting the
+#: presence list (up to 200 entries) stays cheap.
+PRESENCE_TEXT_MAX = 1000
 
 
 class SystemEventParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
@@ -63,7 +66,7 @@ def register(dispatcher: Dispatcher) -> None:
     @dispatcher.register("system-event", WRITE, SystemEventParams)
     def system_event(ctx: Context, params: SystemEventParams) -> dict[str, Any]:
         entry = {_camel(f): getattr(params, f) for f in _PRESENCE_FIELDS}
-        entry["text"] = params.text
+        entry["text"] = params.text[:PRESENCE_TEXT_MAX]
         entry.setdefault("reason", None)
         if entry["reason"] is None:
             entry["reason"] = "event"
