@@ -7,16 +7,19 @@ stdout by a thread, so waiting is event-driven, not sleep-driven).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,25 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 LISTENING = re.compile(r"listening on ws://[0-9.]+:(\d+) \(pid (\d+)")
+
+
+@contextlib.contextmanager
+def listening_socket() -> Iterator[int]:
+    """A loopback port held by this (non-gateway) process while the block runs."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+    finally:
+        holder.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (right now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import GatewayProcess, clean_env
+from harness import GatewayProcess, clean_env, free_port, listening_socket
 from openclaw import __version__
 
 
@@ -20,12 +19,6 @@ def cli(home: Path, *args: str, env: dict[str, str] | None = None,
         [sys.executable, "-m", "openclaw", *args], env=clean_env(home, **(env or {})),
         capture_output=True, text=True, timeout=timeout, check=False,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_version(home: Path) -> None:
@@ -42,7 +35,7 @@ def test_unknown_flag_is_one_line_and_exit_2(home: Path) -> None:
 
 
 def test_gateway_down_fails_fast_with_one_line(home: Path) -> None:
-    port = _free_port()
+    port = free_port()
     result = cli(home, "health", env={"OPENCLAW_GATEWAY_PORT": str(port)}, timeout=10)
     assert result.returncode == 69
     lines = result.stderr.strip().splitlines()
@@ -94,7 +87,7 @@ def test_wrong_token_exit_77_without_echoing_it(gateway: GatewayProcess) -> None
 def test_profile_finds_its_gateway_through_config(
     make_gateway: Callable[..., GatewayProcess], home: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     rescue = make_gateway(home=home, profile="rescue", port=None,
                           config={"gateway": {"port": port}})
     assert rescue.port == port
@@ -106,15 +99,9 @@ def test_profile_finds_its_gateway_through_config(
 
 
 def test_timeout_against_a_silent_server(home: Path) -> None:
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    port = silent.getsockname()[1]
-    try:
+    with listening_socket() as port:  # accepts TCP, never answers the upgrade
         result = cli(home, "health", "--url", f"ws://127.0.0.1:{port}", "--token", "t",
                      "--timeout", "300", timeout=10)
-    finally:
-        silent.close()
     assert result.returncode == 69
     assert "did not answer within 0.3s" in result.stderr
 
@@ -133,5 +120,5 @@ def test_logs_once(gateway: GatewayProcess) -> None:
 
 
 def test_logs_gateway_down(home: Path) -> None:
-    result = cli(home, "logs", env={"OPENCLAW_GATEWAY_PORT": str(_free_port())}, timeout=10)
+    result = cli(home, "logs", env={"OPENCLAW_GATEWAY_PORT": str(free_port())}, timeout=10)
     assert result.returncode == 69

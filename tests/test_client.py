@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import GatewayProcess
+from harness import GatewayProcess, free_port
 from openclaw.client.aio import AsyncGatewayClient
 from openclaw.client.core import Backoff
 from openclaw.client.sync import GatewayClient, call_once
@@ -40,9 +39,7 @@ def test_sync_client_errors(gateway: GatewayProcess) -> None:
     with pytest.raises(AuthError) as auth:
         call_once(gateway.url, "health", token="wrong")
     assert auth.value.exit_code == 77
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with pytest.raises(GatewayUnreachable) as down:
         call_once(f"ws://127.0.0.1:{port}", "health", token="t")
     assert "connection refused" in down.value.message

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from harness import GatewayProcess, RawClient
+from harness import GatewayProcess, RawClient, free_port, listening_socket
 
 
 def _write_config(home: Path, text: str) -> Path:
@@ -88,14 +87,8 @@ def test_remote_mode_needs_allow_unconfigured(
 
 
 def test_port_held_by_another_program_is_named(home: Path) -> None:
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    port = holder.getsockname()[1]
-    try:
+    with listening_socket() as port:
         status, output = GatewayProcess(home, port=port).run_to_exit()
-    finally:
-        holder.close()
     assert status == 1
     line = [ln for ln in output.splitlines() if ln.startswith("openclaw: ")][-1]
     assert f"port {port} is already in use by pid {os.getpid()}" in line
@@ -103,16 +96,9 @@ def test_port_held_by_another_program_is_named(home: Path) -> None:
 
 
 def test_force_does_not_kill_a_stranger(home: Path) -> None:
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    port = holder.getsockname()[1]
-    try:
+    with listening_socket() as port:
         status, output = GatewayProcess(home, "--force", port=port).run_to_exit()
-        assert status == 1 and "already in use" in output
-        holder.getsockname()  # still ours
-    finally:
-        holder.close()
+    assert status == 1 and "already in use" in output  # and this process is still alive
 
 
 def test_second_gateway_of_the_same_profile_is_refused(
@@ -153,10 +139,7 @@ def test_profiles_are_isolated(make_gateway: Callable[..., GatewayProcess], home
 
 
 def test_env_port_is_used(make_gateway: Callable[..., GatewayProcess]) -> None:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     gateway = make_gateway(port=None, env={"OPENCLAW_GATEWAY_PORT": str(port)})
     assert gateway.port == port
     assert "port from env" in gateway.output
