@@ -1158,3 +1158,28 @@ def test_follow_after_close_across_midnight_no_duplicates(tmp_path: Path) -> Non
     follower.poll()
     log.close()
     assert follower.seen == ["day 10", "day 11"]
+
+
+def test_unwritable_log_is_reported_once_and_recovers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openclaw.logs import JsonFileHandler
+
+    directory = tmp_path / "logs"
+    handler = JsonFileHandler(FileLog(directory), Redactor())
+    logger = logging.getLogger("openclaw.test.unwritable")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        directory.write_text("not a directory")  # every open now fails
+        for _ in range(3):
+            logger.error("lost while the log cannot be written")
+        err = capsys.readouterr().err
+        assert err.count("cannot write the file log") == 1
+        assert "Traceback" not in err
+        directory.unlink()
+        logger.error("written again")
+        assert "writable again" in capsys.readouterr().err
+        assert "written again" in next(directory.glob("*.log")).read_text()
+    finally:
+        logger.removeHandler(handler)

@@ -267,6 +267,7 @@ class JsonFileHandler(logging.Handler):
         super().__init__()
         self.file_log = file_log
         self.redactor = redactor
+        self.failing = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -286,8 +287,26 @@ class JsonFileHandler(logging.Handler):
             line = json.dumps(entry, ensure_ascii=False, default=str)
             with self.lock:  # type: ignore[union-attr]
                 self.file_log.write_line(line)
+        except OSError as exc:
+            self._write_failed(exc)
+            return
         except Exception:
             self.handleError(record)
+            return
+        if self.failing:
+            self.failing = False
+            sys.stderr.write("openclaw: file log writable again\n")
+
+    def _write_failed(self, exc: OSError) -> None:
+        """A full disk or a vanished directory must not stop the gateway or flood stderr:
+        say it once, drop records until a write succeeds again."""
+        self.file_log.close()
+        if not self.failing:
+            self.failing = True
+            sys.stderr.write(
+                f"openclaw: cannot write the file log in {self.file_log.directory}: "
+                f"{exc.strerror or exc}; records are dropped until it works again\n"
+            )
 
     def close(self) -> None:
         with self.lock:  # type: ignore[union-attr]
