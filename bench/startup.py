@@ -1,0 +1,175 @@
+"""Gateway start-up time (target <= 300 ms) and idle RSS (target <= 40 MB).
+
+Start-up: the gateway is spawned as ``python -m openclaw gateway --port PORT`` on a
+port picked free beforehand; the benchmark polls ``connect()`` on that TCP port
+every millisecond until it is accepted (the kernel accepts once the socket
+listens), then sends ``GET /readyz`` on that connection and waits for the answer
+(the event loop is serving). All times are :func:`time.perf_counter` offsets from
+just before the spawn; the moment the ``listening on ws://...`` line arrived on
+the gateway's stdout is reported too. The HOME is reused across starts after one
+unmeasured warm-up start (a restart, token already generated, bytecode cached);
+a few starts on an empty HOME (first run: token generation, state dir creation)
+and without the bytecode cache are reported for comparison.
+
+Idle RSS: a fresh gateway is left idle for ``--idle`` seconds after it printed
+``listening``, then VmRSS is read from ``/proc/PID/status``.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from _common import (
+    Gateway,
+    Result,
+    cpu_seconds,
+    free_port,
+    memory_mb,
+    open_fds,
+    parser,
+    progress,
+    report,
+    summary,
+)
+
+START_TARGET_MS = 300.0
+RSS_TARGET_MB = 40.0
+POLL_INTERVAL_S = 0.001
+READYZ = b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+def poll_accept(port: int, gateway: Gateway, timeout: float = 20.0) -> socket.socket:
+    """Connect to ``port`` until accepted; return the connected socket."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except ConnectionRefusedError:
+            if not gateway.alive():
+                raise RuntimeError("gateway exited during start:\n" + gateway.output) from None
+            if time.perf_counter() > deadline:
+                raise RuntimeError("gateway never accepted:\n" + gateway.output) from None
+            time.sleep(POLL_INTERVAL_S)
+
+
+def readyz(sock: socket.socket) -> int:
+    """Send ``GET /readyz`` on ``sock`` and return the HTTP status of the answer."""
+    with sock:
+        sock.sendall(READYZ)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+
+
+def one_start(home: Path, bytecode_cache: bool = True) -> dict[str, float]:
+    """Start a gateway once; return ms to TCP accept, /readyz answer, listening line, stop."""
+    port = free_port()
+    gateway = Gateway(home, port=port, bytecode_cache=bytecode_cache).spawn()
+    try:
+        sock = poll_accept(port, gateway)
+        accepted = time.perf_counter()
+        status = readyz(sock)
+        answered = time.perf_counter()
+        if status != 200:
+            raise RuntimeError(f"/readyz answered {status}")
+        gateway.wait_listening()
+        cpu_ms = cpu_seconds(gateway.pid) * 1000
+        origin = gateway.spawned_at
+        timings = {
+            "accept_ms": (accepted - origin) * 1000,
+            "readyz_ms": (answered - origin) * 1000,
+            "listening_line_ms": (gateway.listening_at - origin) * 1000,
+            "cpu_ms": cpu_ms,
+        }
+        stop_started = time.perf_counter()
+        status_code = gateway.stop()
+        timings["stop_ms"] = (time.perf_counter() - stop_started) * 1000
+        if status_code != 0:
+            raise RuntimeError(f"gateway exited {status_code} on SIGTERM")
+        return timings
+    finally:
+        gateway.stop()
+
+
+def series(runs: int, fresh_home: bool, bytecode_cache: bool = True) -> dict[str, list[float]]:
+    """``runs`` starts (each on a new empty HOME when ``fresh_home``); metric -> samples."""
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="openclaw-bench-") as shared:
+        for index in range(runs):
+            if fresh_home:
+                with tempfile.TemporaryDirectory(prefix="openclaw-bench-") as home:
+                    timings = one_start(Path(home), bytecode_cache)
+            else:
+                timings = one_start(Path(shared), bytecode_cache)
+            for key, value in timings.items():
+                out.setdefault(key, []).append(value)
+            progress(f"  start {index + 1}/{runs}: accept {timings['accept_ms']:.0f} ms")
+    return out
+
+
+def idle_memory(idle_s: float) -> dict[str, float]:
+    """Start a gateway, leave it idle ``idle_s`` seconds, return its memory figures (MiB)."""
+    with Gateway() as gateway:
+        time.sleep(idle_s)
+        figures = memory_mb(gateway.pid)
+        figures["fds"] = open_fds(gateway.pid)
+        return figures
+
+
+def main() -> None:
+    """Run the benchmark and print the results."""
+    args = parser(__doc__.splitlines()[0])
+    args.add_argument("--runs", type=int, default=10, help="measured restarts (default 10)")
+    args.add_argument("--fresh-runs", type=int, default=3,
+                      help="starts on an empty HOME, and without bytecode cache (default 3)")
+    args.add_argument("--idle", type=float, default=2.0, help="idle seconds before RSS")
+    ns = args.parse_args()
+    progress("warm-up start (unmeasured)")
+    series(1, fresh_home=True)
+    progress(f"{ns.runs} restarts on one HOME")
+    warm = {key: summary(values) for key, values in series(ns.runs, False).items()}
+    progress(f"{ns.fresh_runs} first starts on an empty HOME")
+    fresh = {key: summary(values) for key, values in series(ns.fresh_runs, True).items()}
+    progress(f"{ns.fresh_runs} restarts without bytecode cache")
+    nocache = {key: summary(values)
+               for key, values in series(ns.fresh_runs, False, bytecode_cache=False).items()}
+    progress(f"idle RSS after {ns.idle:g} s")
+    memory = idle_memory(ns.idle)
+    results = [
+        Result("start_accept_ms", f"start -> TCP accept, median of {ns.runs}",
+               warm["accept_ms"]["median"], "ms", START_TARGET_MS, warm["accept_ms"]),
+        Result("start_accept_max_ms", "  same, max", warm["accept_ms"]["max"], "ms"),
+        Result("start_readyz_ms", "start -> /readyz 200 answered, median",
+               warm["readyz_ms"]["median"], "ms", detail=warm["readyz_ms"]),
+        Result("start_listening_line_ms", "start -> 'listening' line on stdout, median",
+               warm["listening_line_ms"]["median"], "ms", detail=warm["listening_line_ms"]),
+        Result("start_cpu_ms", "gateway CPU time until listening, median",
+               warm["cpu_ms"]["median"], "ms", detail=warm["cpu_ms"]),
+        Result("stop_ms", "SIGTERM -> exit (idle, no clients), median",
+               warm["stop_ms"]["median"], "ms", detail=warm["stop_ms"]),
+        Result("start_fresh_home_accept_ms",
+               f"first start on empty HOME -> TCP accept, median of {ns.fresh_runs}",
+               fresh["accept_ms"]["median"], "ms", detail=fresh["accept_ms"]),
+        Result("start_nocache_accept_ms",
+               f"restart without bytecode cache -> TCP accept, median of {ns.fresh_runs}",
+               nocache["accept_ms"]["median"], "ms", detail=nocache["accept_ms"]),
+        Result("idle_rss_mb", f"idle gateway VmRSS after {ns.idle:g} s", memory["VmRSS"], "MB",
+               RSS_TARGET_MB, memory),
+        Result("idle_rss_anon_mb", "  of which RssAnon", memory.get("RssAnon", 0.0), "MB"),
+        Result("idle_hwm_mb", "  peak (VmHWM)", memory.get("VmHWM", 0.0), "MB"),
+    ]
+    report("startup", results, ns.json, notes=[
+        "times are from just before subprocess spawn (time.perf_counter)",
+        "TCP accept polled every 1 ms; MB here means MiB (kB from /proc / 1024)",
+    ])
+
+
+if __name__ == "__main__":
+    main()
