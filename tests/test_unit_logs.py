@@ -1183,3 +1183,15 @@ def test_unwritable_log_is_reported_once_and_recovers(
         assert "written again" in next(directory.glob("*.log")).read_text()
     finally:
         logger.removeHandler(handler)
+
+
+def test_cursor_not_at_a_line_start_is_a_reset(tmp_path: Path) -> None:
+    # A cursor into a file rotated away while the reader was disconnected lands at
+    # an arbitrary byte of the new file: it must not yield a fragment of a line.
+    path = tmp_path / "openclaw-2026-01-01.log"
+    path.write_text('{"n": 1, "pad": "aaaaaaaa"}\n{"n": 2, "pad": "bbbbbbbb"}\n')
+    result = tail(path, 5)
+    assert result.reset is True
+    assert result.lines == ['{"n": 1, "pad": "aaaaaaaa"}', '{"n": 2, "pad": "bbbbbbbb"}']
+    exact = tail(path, len('{"n": 1, "pad": "aaaaaaaa"}\n'))
+    assert exact.reset is False and exact.lines == ['{"n": 2, "pad": "bbbbbbbb"}']

@@ -400,6 +400,15 @@ class TailResult:
         return payload
 
 
+def _at_line_start(stream: IO[bytes], cursor: int) -> bool:
+    """Every cursor this module hands out sits just after a newline. One that does
+    not belongs to another file (rotated while the reader was away)."""
+    if cursor == 0:
+        return True
+    stream.seek(cursor - 1)
+    return stream.read(1) == b"\n"
+
+
 def tail(
     path: Path,
     cursor: int | None,
@@ -410,7 +419,8 @@ def tail(
     """Read whole lines of ``path`` after byte offset ``cursor``.
 
     * No cursor: the last ``max_bytes`` of the file (``truncated`` if that skipped data).
-    * ``cursor`` past the end (the file was rotated or truncated): ``reset``, then as above.
+    * ``cursor`` past the end, or not at the start of a line (the file was rotated or
+      truncated): ``reset``, then as above.
     * ``cursor`` more than ``max_bytes`` behind: ``reset`` and ``truncated``, then as above.
     * Otherwise everything from ``cursor``.
 
@@ -441,7 +451,7 @@ def tail(
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             truncated = reset = False
-            if cursor is not None and cursor > size:
+            if cursor is not None and (cursor > size or not _at_line_start(stream, cursor)):
                 reset = True
                 cursor = None
             if cursor is None:

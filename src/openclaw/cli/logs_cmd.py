@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
+    from openclaw.client.sync import GatewayClient
+
 __all__ = ["format_line", "logs"]
 
 
@@ -79,6 +81,60 @@ class _Printer:
         sys.stdout.flush()
 
 
+class _Reader:
+    """Cursor state of one ``openclaw logs`` run.
+
+    After a reconnect the cursor may belong to a file the restarted gateway has
+    since rotated away, so the first read after a reconnect starts from the end
+    of the current file instead and skips what was already printed, found by its
+    last printed line.
+    """
+
+    def __init__(self, ns: argparse.Namespace, printer: _Printer) -> None:
+        self.ns = ns
+        self.printer = printer
+        self.cursor: int | None = None
+        self.file: str | None = None
+        self.last_line: str | None = None
+        self.resync = False
+
+    def poll(self, client: GatewayClient, timeout: float) -> None:
+        """One ``logs.tail`` call; prints new lines and notices."""
+        resync = self.resync and self.last_line is not None
+        fresh = self.cursor is None or resync
+        # --limit shapes the first screen; while following, every new line counts.
+        params: dict[str, Any] = {"limit": self.ns.limit if self.cursor is None else 5000,
+                                  "maxBytes": self.ns.max_bytes}
+        if not fresh:
+            params["cursor"] = self.cursor
+        result = client.call("logs.tail", params, timeout=timeout)
+        lines = list(result.get("lines") or [])
+        if resync:
+            lines = self._after_last_printed(lines)
+        elif self.file is not None and result.get("file") != self.file:
+            self.printer.notice(f"the gateway now writes {result.get('file')}")
+        elif self.cursor is not None and result.get("reset"):
+            self.printer.notice("log file was rotated or truncated")
+        if self.cursor is not None and not fresh and result.get("truncated"):
+            self.printer.notice("some lines were skipped (the log outran this reader)")
+        if self.file is None:
+            self.printer.meta(result)
+        self.file = result.get("file")
+        self.printer.lines(lines)
+        if lines:
+            self.last_line = lines[-1]
+        self.cursor = int(result.get("cursor", 0))
+        self.resync = False
+
+    def _after_last_printed(self, lines: list[str]) -> list[str]:
+        for index in range(len(lines) - 1, -1, -1):
+            if lines[index] == self.last_line:
+                return lines[index + 1 :]
+        self.printer.notice("the log was rotated while disconnected; lines written "
+                            "meanwhile may be in an archived file")
+        return lines
+
+
 def logs(ns: argparse.Namespace) -> int:
     """Show the last lines, and with ``--follow`` keep showing new ones."""
     from openclaw.client.core import Backoff
@@ -90,10 +146,9 @@ def logs(ns: argparse.Namespace) -> int:
         raise UsageError("--max-bytes must be between 1 and 1000000")
     target = resolve_target(ns)
     printer = _Printer(wants_json(ns), ns.utc)
+    reader = _Reader(ns, printer)
     timeout = timeout_s(ns)
     client: GatewayClient | None = None
-    cursor: int | None = None
-    current_file: str | None = None
     delays = None
     try:
         while True:
@@ -104,24 +159,9 @@ def logs(ns: argparse.Namespace) -> int:
                     client.connect()
                     if delays is not None:
                         printer.notice(f"reconnected to {target.url}")
+                        reader.resync = True
                         delays = None
-                # --limit shapes the first screen; while following, every new line counts.
-                limit = ns.limit if cursor is None else 5000
-                params: dict[str, Any] = {"limit": limit, "maxBytes": ns.max_bytes}
-                if cursor is not None:
-                    params["cursor"] = cursor
-                result = client.call("logs.tail", params, timeout=timeout)
-                if current_file is not None and result.get("file") != current_file:
-                    printer.notice(f"the gateway now writes {result.get('file')}")
-                elif cursor is not None and result.get("reset"):
-                    printer.notice("log file was rotated or truncated")
-                if cursor is not None and result.get("truncated"):
-                    printer.notice("some lines were skipped (the log outran this reader)")
-                if current_file is None:
-                    printer.meta(result)
-                current_file = result.get("file")
-                printer.lines(list(result.get("lines") or []))
-                cursor = int(result.get("cursor", 0))
+                reader.poll(client, timeout)
                 if not ns.follow:
                     return 0
                 time.sleep(max(0.05, ns.interval / 1000))  # poll interval of --follow

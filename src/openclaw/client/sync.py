@@ -84,7 +84,7 @@ class GatewayClient:
         except ConnectionRefusedError:
             raise GatewayUnreachable(
                 f"gateway not reachable at {self.url} (connection refused); is it running? "
-                "Start it with `openclaw gateway` or check `openclaw gateway status`"
+                "Start it with `openclaw gateway` (add --profile/--dev if it uses one)"
             ) from None
         except TimeoutError:
             raise GatewayUnreachable(

@@ -120,8 +120,8 @@ def _acquire_lock(profile: Profile, force: bool) -> InstanceLock:
     if not force or holder is None or holder == os.getpid():
         raise PortInUseError(
             f"another gateway of profile {profile.name!r} is already running"
-            f"{f' (pid {holder})' if holder else ''}; stop it with "
-            "`openclaw gateway stop`, or restart with --force to replace it"
+            f"{f' (pid {holder})' if holder else ''}; stop it first, or start this one "
+            "with --force to replace it (or use another --profile for a second gateway)"
         )
     log.warning("--force: stopping the running gateway of this profile (pid %d)", holder)
     _terminate(holder)
