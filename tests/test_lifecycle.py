@@ -178,3 +178,18 @@ def test_start_failure_is_recorded_in_the_file_log(home: Path) -> None:
     assert record["message"].startswith("gateway failed to start: invalid config")
     assert "gateway.prot" in record["message"]
     assert old_file.exists()  # retention comes from the (broken) config, read leniently
+
+
+def test_force_frees_the_port_from_a_stale_gateway_without_its_lock(
+    make_gateway: Callable[..., GatewayProcess], home: Path
+) -> None:
+    # A gateway whose lock file was removed (say, by hand) still holds the port;
+    # --force recognises it from the runtime record as this profile's and stops it.
+    first = make_gateway(home=home)
+    (home / ".openclaw" / "gateway.lock").unlink()
+    second = make_gateway("--force", home=home, port=first.port)
+    assert first.wait() == 0
+    assert "stopping stale gateway pid" in second.output
+    client = RawClient(second.url)
+    client.handshake(second.token)
+    client.close()

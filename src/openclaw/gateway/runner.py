@@ -90,6 +90,19 @@ class InstanceLock:
             self._stream = None
 
 
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie waiting for its parent counts as exited)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _terminate(pid: int, timeout: float = 10.0) -> bool:
     """SIGTERM ``pid``, escalate to SIGKILL after ``timeout``; True once it is gone."""
     try:
@@ -99,9 +112,7 @@ def _terminate(pid: int, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     delay = 0.01
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             return True
         time.sleep(delay)  # polling another process's exit: there is no event to await
         delay = min(delay * 2, 0.2)
