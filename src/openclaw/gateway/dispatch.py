@@ -59,6 +59,7 @@ class Method:
     params: type[Any]
     handler: Handler
     is_async: bool
+    empty: Any  # the params struct for ``{}`` (None when ``{}`` is not valid)
 
 
 class Dispatcher:
@@ -73,8 +74,12 @@ class Dispatcher:
         """Decorator: register ``handler(ctx, params)`` as method ``name``."""
 
         def decorate(handler: Handler) -> Handler:
+            try:
+                empty = convert_params({}, params)
+            except ParamsError:
+                empty = None
             self.methods[name] = Method(
-                name, scope, params, handler, inspect.iscoroutinefunction(handler)
+                name, scope, params, handler, inspect.iscoroutinefunction(handler), empty
             )
             return handler
 
@@ -92,7 +97,10 @@ class Dispatcher:
             if not ctx.session.may(method.scope):
                 raise Forbidden(method.scope, [method.scope])
             try:
-                params = convert_params(request.params, method.params)
+                params = (
+                    method.empty if not request.params and method.empty is not None
+                    else convert_params(request.params, method.params)
+                )
             except ParamsError as exc:
                 return encode_response(
                     request.id, False,

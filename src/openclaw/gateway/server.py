@@ -324,7 +324,12 @@ class Gateway:
                    holder: list[Session]) -> bool:
         """Carry out protocol actions; return False once the connection is closing."""
         for action in actions:
-            if isinstance(action, SendFrame):
+            if isinstance(action, Dispatch):  # by far the most common, so first
+                response = await self.dispatcher.dispatch(
+                    Context(self, holder[0], action.request.id), action.request
+                )
+                self.bus.write(ws, response, holder[0])
+            elif isinstance(action, SendFrame):
                 self.bus.write(ws, action.data)
             elif isinstance(action, CloseConnection):
                 ws_log.debug("closing %s: %s %s", conn.remote_address, action.code, action.reason)
@@ -332,11 +337,6 @@ class Gateway:
                 return False
             elif isinstance(action, Accepted):
                 holder.append(await self._open_session(ws, conn, action))
-            elif isinstance(action, Dispatch):
-                response = await self.dispatcher.dispatch(
-                    Context(self, holder[0], action.request.id), action.request
-                )
-                self.bus.write(ws, response, holder[0])
         return True
 
     async def _open_session(
