@@ -144,7 +144,7 @@ def _acquire_lock(profile: Profile, force: bool) -> InstanceLock:
     return lock
 
 
-def _port_error(port: int, settings: GatewaySettings) -> PortInUseError:
+def _port_error(port: int) -> PortInUseError:
     listeners = listeners_on_port(port)
     who = ", ".join(sorted({item.describe() for item in listeners})) or "another process"
     return PortInUseError(
@@ -233,7 +233,7 @@ async def _serve(
                 ) from None
             stale = _stale_gateway_pid(profile, settings.port) if options.force else None
             if attempt == 2 or stale is None:
-                raise _port_error(settings.port, settings) from None
+                raise _port_error(settings.port) from None
             log.warning("--force: stopping stale gateway pid %d holding port %d",
                         stale, settings.port)
             await asyncio.to_thread(_terminate, stale)

@@ -33,17 +33,15 @@ def _file_log(profile: Profile) -> FileLog:
     except ConfigError:
         document = None
 
-    def number(key: str, default: int) -> int:
+    limits = {}  # only well-typed values; FileLog's defaults are the config's defaults
+    for key, arg in (("maxFileBytes", "max_file_bytes"), ("maxArchives", "max_archives"),
+                     ("retentionDays", "retention_days")):
         value = get_path(document, f"logging.{key}")
-        valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return value if valid else default
-
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            limits[arg] = value
     directory = get_path(document, "logging.dir")
     return FileLog(
-        Path(directory).expanduser() if isinstance(directory, str) else profile.log_dir,
-        max_file_bytes=number("maxFileBytes", 104_857_600),
-        max_archives=number("maxArchives", 5),
-        retention_days=number("retentionDays", 7),
+        Path(directory).expanduser() if isinstance(directory, str) else profile.log_dir, **limits
     )
 
 

@@ -11,7 +11,7 @@ payload once however many connections receive it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import msgspec
 
@@ -31,25 +31,6 @@ __all__ = [
     "parse_frame",
 ]
 
-CLIENT_IDS = (
-    "webchat-ui",
-    "openclaw-control-ui",
-    "openclaw-tui",
-    "webchat",
-    "cli",
-    "gateway-client",
-    "openclaw-macos",
-    "openclaw-ios",
-    "openclaw-android",
-    "openclaw-linux",
-    "openclaw-watchos",
-    "openclaw-worker",
-    "openclaw-browser-copilot",
-    "node-host",
-    "test",
-    "fingerprint",
-    "openclaw-probe",
-)
 ClientId = Literal[
     "webchat-ui",
     "openclaw-control-ui",
@@ -72,6 +53,8 @@ ClientId = Literal[
 ClientMode = Literal[
     "webchat", "cli", "ui", "backend", "node", "probe", "test", "worker", "operator"
 ]
+#: Every client id the gateway accepts (the OpenClaw set), for docs and tests.
+CLIENT_IDS: tuple[str, ...] = get_args(ClientId)
 OPERATOR_SCOPES = ("operator.read", "operator.write", "operator.admin")
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
