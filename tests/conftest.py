@@ -62,3 +62,16 @@ def shared_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     ).start()
     yield gateway
     gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def user_manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real ``systemd --user`` for one test module (skipped only without systemd)."""
+    from systemd_harness import UserManager, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    manager = UserManager(tmp_path_factory.mktemp("systemd")).start()
+    yield manager
+    manager.stop()

@@ -25,6 +25,7 @@ __all__ = [
     "HeartbeatConfig",
     "LoggingConfig",
     "RateLimitConfig",
+    "ServiceConfig",
     "load_config",
     "parse_config",
     "parse_duration_ms",
@@ -104,6 +105,23 @@ class AgentsConfig(_Section, frozen=True):
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
 
 
+_MEMORY = r"^[1-9][0-9]*[KMGT]?$|^[1-9][0-9]?%$|^100%$|^infinity$"
+MemoryLimit = Annotated[str, msgspec.Meta(pattern=_MEMORY)]
+
+
+class ServiceConfig(_Section, frozen=True):
+    """How ``gateway install`` supervises the gateway (systemd/launchd settings).
+
+    Changing these takes effect with ``openclaw gateway install --force`` (``doctor``
+    reports an installed service that differs).
+    """
+
+    restart_sec: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 2
+    watchdog_sec: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 30
+    memory_high: MemoryLimit | None = None
+    memory_max: MemoryLimit | None = None
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"schema": "$schema"}):
     """The whole validated config (all defaults when there is no file)."""
 
@@ -111,6 +129,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
+    service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
 
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)

@@ -15,8 +15,9 @@ from openclaw.paths import Profile, ensure_private_dir
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
-__all__ = ["load_or_create_token", "read_generated_token"]
+__all__ = ["load_or_create_token", "read_generated_token", "stored_credentials"]
 
 
 def read_generated_token(profile: Profile) -> str | None:
@@ -47,3 +48,32 @@ def load_or_create_token(profile: Profile) -> tuple[str, bool]:
         os.fsync(stream.fileno())
     os.replace(tmp, path)
     return token, True
+
+
+def _secret(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def stored_credentials(profile: Profile, document: Any) -> tuple[str | None, str | None]:
+    """The secret a local gateway of ``profile`` was started with, as far as we can know.
+
+    The same order the service sees: environment, then the service env file, then the
+    config file, then the generated token. ``document`` is the config read leniently.
+    """
+    from openclaw.configfile import get_path
+    from openclaw.service.envfile import read_env_file
+
+    service_env = read_env_file(profile.service_env_path)
+    token = (
+        os.environ.get("OPENCLAW_GATEWAY_TOKEN")
+        or service_env.get("OPENCLAW_GATEWAY_TOKEN")
+        or _secret(get_path(document, "gateway.auth.token"))
+    )
+    password = (
+        os.environ.get("OPENCLAW_GATEWAY_PASSWORD")
+        or service_env.get("OPENCLAW_GATEWAY_PASSWORD")
+        or _secret(get_path(document, "gateway.auth.password"))
+    )
+    if not token and not password:
+        token = read_generated_token(profile)
+    return token or None, password or None

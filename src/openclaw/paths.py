@@ -89,6 +89,11 @@ class Profile(_ProfileFields):
         return self.state_dir / "credentials" / "gateway-token"
 
     @property
+    def service_env_path(self) -> Path:
+        """Owner-only env file a service definition references (secrets live here)."""
+        return self.state_dir / "service.env"
+
+    @property
     def runtime_path(self) -> Path:
         """JSON record of the running gateway (pid, port, start time)."""
         return self.state_dir / "gateway.runtime.json"

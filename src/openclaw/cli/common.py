@@ -8,16 +8,24 @@ import os
 import sys
 
 from openclaw.configfile import get_path, read_document, resolve_port
-from openclaw.credentials import read_generated_token
+from openclaw.credentials import stored_credentials
 from openclaw.errors import ConfigError
 from openclaw.paths import Profile, resolve_profile
+from openclaw.runtimeinfo import running_port
 
 TYPE_CHECKING = False  # typing and dataclasses cost import time on the CLI path
 if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-__all__ = ["Target", "print_json", "profile_of", "resolve_target", "timeout_s", "wants_json"]
+__all__ = [
+    "Target",
+    "print_json",
+    "profile_of",
+    "resolve_target",
+    "timeout_s",
+    "wants_json",
+]
 
 
 def profile_of(ns: argparse.Namespace) -> Profile:
@@ -50,17 +58,16 @@ class Target:
         return f"Target(url={self.url!r}, explicit={self.explicit})"  # no secrets
 
 
-def _secret(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def resolve_target(ns: argparse.Namespace) -> Target:
     """Resolve the gateway URL and credentials for a client command.
 
     ``--url`` uses only ``--token``/``--password`` (never stored credentials).
-    Otherwise: ``OPENCLAW_GATEWAY_URL`` or ``ws://127.0.0.1:<port>`` of the profile,
-    and the secret from flag → env → config → the generated token file. An invalid
-    config file does not stop a client: the values that can be read are used.
+    Otherwise: ``OPENCLAW_GATEWAY_URL``, else ``ws://127.0.0.1:<port>`` where the port
+    is ``OPENCLAW_GATEWAY_PORT``, else the running gateway's of this profile (its
+    runtime record), else the configured or default one; and the secret from flag →
+    env → the service env file → config →
+    the generated token file. An invalid config file does not stop a client: the
+    values that can be read are used.
     """
     token = getattr(ns, "token", None)
     password = getattr(ns, "password", None)
@@ -71,21 +78,12 @@ def resolve_target(ns: argparse.Namespace) -> Target:
         document = read_document(profile.config_path)
     except ConfigError:
         document = None
-    port, _ = resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
+    port = None if os.environ.get("OPENCLAW_GATEWAY_PORT") else running_port(profile)
+    if port is None:
+        port, _ = resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
     url = os.environ.get("OPENCLAW_GATEWAY_URL") or f"ws://127.0.0.1:{port}"
-    token = (
-        token
-        or os.environ.get("OPENCLAW_GATEWAY_TOKEN")
-        or _secret(get_path(document, "gateway.auth.token"))
-    )
-    password = (
-        password
-        or os.environ.get("OPENCLAW_GATEWAY_PASSWORD")
-        or _secret(get_path(document, "gateway.auth.password"))
-    )
-    if not token and not password:
-        token = read_generated_token(profile)
-    return Target(url, token, password, False)
+    stored_token, stored_password = stored_credentials(profile, document)
+    return Target(url, token or stored_token, password or stored_password, False)
 
 
 def print_json(value: Any) -> None:

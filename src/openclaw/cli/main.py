@@ -84,6 +84,47 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--verbose", action="store_true", help="debug logs on the console")
 
 
+def _service_options(parser: argparse.ArgumentParser, *, wait: bool = True) -> None:
+    group = parser.add_argument_group("service options")
+    group.add_argument("--system", action="store_true",
+                       help="the systemd system unit (/etc/systemd/system) instead of the user's")
+    group.add_argument("--backend", choices=["systemd", "launchd"],
+                       help="service manager (default: this platform's; also "
+                            "OPENCLAW_SERVICE_BACKEND)")
+    if wait:
+        group.add_argument("--timeout", type=int, default=30_000, metavar="MS",
+                           help="how long to wait for the gateway to answer (default 30000)")
+
+
+_SERVICE = "openclaw.cli.service_cmd:"
+
+
+def _service_commands(gateway_sub: Any) -> None:
+    install = _command(gateway_sub, "install", _SERVICE + "install",
+                       "install the gateway as a service and start it")
+    install.add_argument("--force", action="store_true",
+                         help="rewrite the service definition and restart it")
+    install.add_argument("--port", type=int, help="port (default: env, gateway.port, profile)")
+    install.add_argument("--run-as", metavar="USER",
+                         help="with --system: the user that runs the gateway (default SUDO_USER)")
+    _service_options(install)
+    uninstall = _command(gateway_sub, "uninstall", _SERVICE + "uninstall",
+                         "remove the service (and this profile's legacy ones); "
+                         "keep config and state")
+    _service_options(uninstall, wait=False)
+    for name, text in (("start", "start the installed service"),
+                       ("stop", "stop the service (no-op when it is not installed)"),
+                       ("restart", "restart the service and check a new process answers")):
+        _service_options(_command(gateway_sub, name, _SERVICE + name, text))
+    status = _command(gateway_sub, "status", "openclaw.cli.status_cmd:status",
+                      "service, runtime, config, port and RPC probe, each on its own")
+    status.add_argument("--deep", action="store_true",
+                        help="also scan system-level and other gateway-like services")
+    status.add_argument("--no-probe", action="store_true", help="skip the RPC probe")
+    _service_options(status, wait=False)
+    _client_options(status, 3_000)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (handlers are named, imported only when they run)."""
     parser = _Parser(prog="openclaw", description="The OpenClaw gateway and its CLI.")
@@ -109,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--expect-final", action="store_true",
                       help="wait for the final answer of a two-stage method")
     _client_options(call, 10_000)
+    _service_commands(gateway_sub)
+
+    doctor = _command(commands, "doctor", "openclaw.cli.doctor_cmd:doctor",
+                      "find and repair problems with the service, config and state")
+    doctor.add_argument("--fix", "--repair", action="store_true", dest="fix",
+                        help="apply the repairs")
+    doctor.add_argument("--yes", "-y", action="store_true", help="same as --fix, no prompts")
+    doctor.add_argument("--dry-run", action="store_true",
+                        help="show what --fix would change, change nothing")
+    doctor.add_argument("--deep", action="store_true",
+                        help="also scan system-level services")
+    _service_options(doctor)
 
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")

@@ -27,9 +27,11 @@ from openclaw import __version__
 from openclaw.config import Config, load_config
 from openclaw.errors import OpenClawError, PortInUseError
 from openclaw.gateway.settings import GatewayFlags, GatewaySettings, resolve_settings
+from openclaw.gateway.supervisor import SupervisorLink
 from openclaw.logs import LEVELS, FileLog, Redactor, setup_logging
 from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
+from openclaw.service.envfile import load_into_environ
 
 __all__ = ["RunOptions", "run_gateway"]
 
@@ -238,6 +240,7 @@ async def _serve(
                         stale, settings.port)
             await asyncio.to_thread(_terminate, stale)
     _write_runtime(profile, settings, gateway.port, gateway.boot_id)
+    supervisor = SupervisorLink()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals_seen: list[str] = []
@@ -256,8 +259,12 @@ async def _serve(
         "listening on ws://%s:%d (pid %d, profile %s, port from %s)",
         host, gateway.port, os.getpid(), profile.name, settings.port_source,
     )
+    supervisor.ready(f"listening on ws://{host}:{gateway.port}")
+    watchdog = asyncio.create_task(supervisor.watchdog())
     await stop.wait()
     log.info("received %s: shutting down", signals_seen[0])
+    supervisor.stopping(f"draining ({signals_seen[0]})")
+    watchdog.cancel()
     await gateway.shutdown("gateway stopping", config.gateway.drain_timeout_ms / 1000)
     profile.runtime_path.unlink(missing_ok=True)
     log.info("gateway stopped")
@@ -271,6 +278,9 @@ def run_gateway(profile: Profile, flags: GatewayFlags, options: RunOptions) -> i
         ConfigError: invalid config or refused settings (exit 78).
         PortInUseError: the port or the profile's lock is held by someone else.
     """
+    env_file = os.environ.get("OPENCLAW_ENV_FILE")
+    if env_file:  # launchd has no EnvironmentFile=: the gateway reads it itself
+        load_into_environ(Path(env_file))
     config, config_exists = load_config(profile.config_path)
     ensure_private_dir(profile.state_dir)
     settings = resolve_settings(config, config_exists, profile, flags)

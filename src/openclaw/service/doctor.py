@@ -1,0 +1,412 @@
+"""``openclaw doctor``: findings about the service, config and state, each with its fix.
+
+Every check is read-only and returns :class:`Finding` objects; a finding that can
+be repaired carries a ``repair`` callable, run only by ``--fix``/``--yes``. The
+repairs are the same operations the commands use (rewrite the definition like
+``install --force``, remove a legacy service like ``uninstall``), so a repaired
+installation is exactly what a fresh install would produce.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from openclaw.errors import ConfigError, OpenClawError
+from openclaw.paths import Profile
+from openclaw.service.backend import InstalledService, ServiceBackend
+from openclaw.service.envfile import is_secret_key, read_env_file, write_env_file
+from openclaw.service.spec import Scope
+
+__all__ = ["DoctorContext", "Finding", "apply_fixes", "run_checks"]
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass
+class Finding:
+    """One problem (or fact) with how to fix it; ``repair`` does it when allowed."""
+
+    id: str
+    severity: Severity
+    message: str
+    fix: str | None = None
+    repair: Callable[[], str] | None = field(default=None, repr=False)
+    fixed: bool | None = None
+    result: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for ``doctor --json``."""
+        return {"id": self.id, "severity": self.severity, "message": self.message,
+                "fix": self.fix, "fixable": self.repair is not None, "fixed": self.fixed,
+                "result": self.result}
+
+
+@dataclass
+class DoctorContext:
+    """What every check needs: the profile, its backend (if usable) and options."""
+
+    profile: Profile
+    backend: ServiceBackend | None
+    unavailable: str | None = None
+    deep: bool = False
+    restart_budget_s: float = 30.0
+    needs_rewrite: list[str] = field(default_factory=list)
+
+
+def _mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+
+
+def _chmod(path: Path, mode: int) -> Callable[[], str]:
+    def repair() -> str:
+        os.chmod(path, mode)
+        return f"chmod {mode:o} {path}"
+    return repair
+
+
+def check_permissions(ctx: DoctorContext) -> list[Finding]:
+    """State dir and credentials owner-only (700); config, env file and token 600."""
+    findings = []
+    profile = ctx.profile
+    wanted = [(profile.state_dir, 0o700), (profile.token_path.parent, 0o700),
+              (profile.config_path, 0o600), (profile.service_env_path, 0o600),
+              (profile.token_path, 0o600)]
+    for path, mode in wanted:
+        current = _mode(path)
+        if current is None or not current & 0o077:
+            continue
+        findings.append(Finding(
+            "permissions", "warning",
+            f"{path} is readable by others (mode {current:o}); it may hold secrets",
+            fix=f"chmod {mode:o} {path}", repair=_chmod(path, mode),
+        ))
+    return findings
+
+
+def check_config(ctx: DoctorContext) -> list[Finding]:
+    """The config file parses and validates (the gateway exits 78 otherwise)."""
+    from openclaw.config import load_config
+
+    try:
+        load_config(ctx.profile.config_path)
+    except ConfigError as exc:
+        return [Finding("config-invalid", "error", exc.message,
+                        fix=f"edit {ctx.profile.config_path} (the gateway refuses to start "
+                            "until it is valid)")]
+    return []
+
+
+def _spec_now(ctx: DoctorContext, installed: InstalledService) -> Any:
+    """What ``install --force`` would write now: the configured port if any, else the
+    installed one (a port given to ``install --port`` is not drift)."""
+    from openclaw.config import load_config
+    from openclaw.configfile import resolve_port
+    from openclaw.service.spec import build_spec
+
+    assert ctx.backend is not None
+    config, _ = load_config(ctx.profile.config_path)
+    if config.gateway.port is not None or os.environ.get("OPENCLAW_GATEWAY_PORT"):
+        port, _ = resolve_port(None, config.gateway.port, ctx.profile.default_port)
+    else:
+        port = installed.port or ctx.profile.default_port
+    scope: Scope = "system" if ctx.backend.kind == "systemd-system" else "user"
+    user = None
+    if scope == "system":
+        from openclaw.service.systemd_unit import parse_unit
+
+        users = parse_unit(installed.text).get(("Service", "User"))
+        user = users[-1] if users else None
+    return build_spec(ctx.profile, config, port, scope=scope, service_name=ctx.backend.name,
+                      user=user)
+
+
+def _rewrite(ctx: DoctorContext, installed: InstalledService) -> Callable[[], str]:
+    def repair() -> str:
+        import time
+
+        from openclaw.service.verify import wait_for_gateway
+
+        assert ctx.backend is not None
+        spec = _spec_now(ctx, installed)
+        moved = _move_inline_secrets(ctx.profile, installed)
+        old_pid = ctx.backend.runtime().pid
+        ctx.backend.write(spec)
+        started = time.monotonic()
+        ctx.backend.enable_and_start(restart=True)
+        verified = wait_for_gateway(ctx.backend, ctx.profile, spec.port, old_pid=old_pid,
+                                    started_at=started, budget_s=ctx.restart_budget_s,
+                                    log_dir=spec.log_dir)
+        extra = f"; moved {', '.join(moved)} to {ctx.profile.service_env_path}" if moved else ""
+        return (f"rewrote {ctx.backend.definition_path}{extra}; pid {verified.pid} answers "
+                f"on port {spec.port}")
+    return repair
+
+
+def _move_inline_secrets(profile: Profile, installed: InstalledService) -> list[str]:
+    values = read_env_file(profile.service_env_path)
+    moved = []
+    for key, value in installed.environment.items():
+        if is_secret_key(key):
+            moved.append(key)
+            values.setdefault(key, value)
+    write_env_file(profile.service_env_path, values)
+    return moved
+
+
+def check_service(ctx: DoctorContext) -> list[Finding]:
+    """The installed definition matches what ``install`` writes now."""
+    backend = ctx.backend
+    if backend is None or ctx.unavailable:
+        return [Finding("service-manager", "info",
+                        f"service checks skipped: {ctx.unavailable}")]
+    installed = backend.read_installed()
+    if installed is None:
+        return [Finding("service-missing", "info", f"{backend.name} is not installed",
+                        fix="`openclaw gateway install` to run the gateway as a service")]
+    try:
+        spec = _spec_now(ctx, installed)
+    except ConfigError:
+        return []  # reported by check_config; a rewrite would only install a failing service
+    findings = []
+    program = list(spec.program)
+    if installed.argv[: len(program)] != program:
+        old = installed.argv[0] if installed.argv else "(nothing)"
+        gone = "" if installed.argv and Path(old).exists() else ", which does not exist"
+        findings.append(Finding(
+            "stale-exec", "error",
+            f"{backend.name} runs {old}{gone}; this install is {program[0]}",
+            fix="rewrite the service definition (`openclaw gateway install --force`)",
+        ))
+    if installed.port != spec.port:
+        findings.append(Finding(
+            "stale-port", "warning",
+            f"{backend.name} pins port {installed.port} but the config says {spec.port}",
+            fix="rewrite the service definition with the configured port",
+        ))
+    inline = sorted(k for k in installed.environment if is_secret_key(k))
+    if inline:
+        findings.append(Finding(
+            "inline-secret", "error",
+            f"{backend.name} has secrets written inline ({', '.join(inline)}): readable by "
+            "anyone who can read the unit, and stale after every rotation",
+            fix=f"move them to {ctx.profile.service_env_path} (0600) and rewrite the definition",
+        ))
+    differences = backend.differences(spec, installed)
+    if differences and not findings:
+        findings.append(Finding(
+            "definition-drift", "warning",
+            f"{backend.name} differs from what this version installs: " + "; ".join(differences),
+            fix="rewrite the service definition (`openclaw gateway install --force`)",
+        ))
+    if findings:
+        repair = _rewrite(ctx, installed)
+        for item in findings:
+            item.repair = repair  # one rewrite fixes them all; run once
+    runtime = backend.runtime()
+    overrides = [p for p in runtime.drop_ins if Path(p).exists()]
+    if overrides:
+        findings.append(Finding(
+            "drop-in", "warning",
+            f"drop-ins change {backend.name}: {', '.join(overrides)}; they win over the unit "
+            "install writes", fix="review or delete them, then `systemctl --user daemon-reload`",
+        ))
+    return findings
+
+
+def check_runtime(ctx: DoctorContext) -> list[Finding]:
+    """The installed service runs and answers; a failed one is restarted."""
+    backend = ctx.backend
+    if backend is None or ctx.unavailable or backend.read_installed() is None:
+        return []
+    runtime = backend.runtime()
+    if runtime.state in ("running", "starting"):
+        return []
+    if runtime.state in ("failed", "crash-looping"):
+        from openclaw.service.lasterror import last_error
+
+        error = last_error(ctx.profile.log_dir)
+        detail = f"; last gateway error: {error['message']}" if error else ""
+        return [Finding("service-failed", "error",
+                        f"{backend.name} is {runtime.state}: {runtime.detail}{detail}",
+                        fix="fix the cause, then `openclaw gateway restart`",
+                        repair=_restart(ctx))]
+    return [Finding("service-stopped", "info", f"{backend.name} is {runtime.state}",
+                    fix="`openclaw gateway start`")]
+
+
+def _restart(ctx: DoctorContext) -> Callable[[], str]:
+    def repair() -> str:
+        import time
+
+        from openclaw.service.verify import wait_for_gateway
+
+        assert ctx.backend is not None
+        installed = ctx.backend.read_installed()
+        port = installed.port if installed and installed.port else ctx.profile.default_port
+        started = time.monotonic()
+        ctx.backend.restart()
+        verified = wait_for_gateway(ctx.backend, ctx.profile, port, old_pid=None,
+                                    started_at=started, budget_s=ctx.restart_budget_s,
+                                    log_dir=ctx.profile.log_dir)
+        return f"restarted {ctx.backend.name}: pid {verified.pid} answers"
+    return repair
+
+
+def check_legacy(ctx: DoctorContext) -> list[Finding]:
+    """Services of older releases for this profile (they fight over the port)."""
+    backend = ctx.backend
+    if backend is None or ctx.unavailable:
+        return []
+    findings = []
+    for other in backend.legacy_services():
+        def repair(other: Any = other) -> str:
+            assert backend is not None
+            backend.remove_other(other)
+            return f"removed {other.name} ({other.path})"
+        findings.append(Finding(
+            "legacy-service", "warning",
+            f"legacy service {other.name} ({other.path}) runs `{other.command}`",
+            fix=f"remove it (disable, stop, delete {other.path})", repair=repair))
+    for other in backend.scan(ctx.deep):
+        if other.kind == "gateway-like":
+            findings.append(Finding(
+                "other-gateway", "warning",
+                f"another gateway-like service: {other.name} ({other.scope}, {other.path}) "
+                f"runs `{other.command}`",
+                fix="keep one gateway per machine unless ports and state dirs are separate; "
+                    "remove it if it is a leftover"))
+    return findings
+
+
+def check_linger(ctx: DoctorContext) -> list[Finding]:
+    """A user service survives logout only with linger."""
+    backend = ctx.backend
+    if backend is None or ctx.unavailable or backend.kind != "systemd-user":
+        return []
+    from openclaw.service.linger import check_linger as probe
+    from openclaw.service.linger import enable_linger
+
+    linger = probe(backend.runner)
+    if linger.enabled is None:
+        return [Finding("linger", "info",
+                        f"cannot tell whether user services survive logout: {linger.reason}")]
+    if linger.enabled:
+        return []
+
+    def repair() -> str:
+        ok, reason = enable_linger(backend.runner, linger.user)
+        if not ok:
+            raise OpenClawError(f"loginctl enable-linger failed: {reason}")
+        return f"enabled linger for {linger.user}"
+    return [Finding("linger", "warning",
+                    f"linger is off for {linger.user}: the gateway stops at logout",
+                    fix=linger.fix, repair=repair)]
+
+
+def check_token_drift(ctx: DoctorContext) -> list[Finding]:
+    """The service env file and the config must not name two different tokens."""
+    from openclaw.configfile import get_path, read_document
+
+    try:
+        document = read_document(ctx.profile.config_path)
+    except ConfigError:
+        return []
+    findings = []
+    env = read_env_file(ctx.profile.service_env_path)
+    for key, path in (("OPENCLAW_GATEWAY_TOKEN", "gateway.auth.token"),
+                      ("OPENCLAW_GATEWAY_PASSWORD", "gateway.auth.password")):
+        configured = get_path(document, path)
+        in_env = env.get(key)
+        if isinstance(configured, str) and configured and in_env and in_env != configured:
+            def repair(key: str = key) -> str:
+                values = read_env_file(ctx.profile.service_env_path)
+                values.pop(key, None)
+                write_env_file(ctx.profile.service_env_path, values)
+                note = ""
+                if ctx.backend is not None and not ctx.unavailable and \
+                        ctx.backend.read_installed() is not None:
+                    note = "; " + _restart(ctx)()
+                return f"removed {key} from {ctx.profile.service_env_path}{note}"
+            findings.append(Finding(
+                "token-drift", "error",
+                f"{ctx.profile.service_env_path} sets {key}, which differs from {path} in "
+                f"{ctx.profile.config_path}: the service uses the env file's, clients of the "
+                "config get refused", fix=f"drop {key} from the env file (the config wins) and "
+                "restart", repair=repair))
+    return findings
+
+
+def check_port(ctx: DoctorContext) -> list[Finding]:
+    """Nobody but this profile's gateway holds its port."""
+    from openclaw.configfile import get_path, read_document, resolve_port
+    from openclaw.netinfo import listeners_on_port
+
+    backend = ctx.backend
+    installed = backend.read_installed() if backend else None
+    if installed is not None and installed.port:
+        port = installed.port
+    else:
+        try:
+            configured = get_path(read_document(ctx.profile.config_path), "gateway.port")
+        except ConfigError:
+            configured = None
+        port, _ = resolve_port(None, configured, ctx.profile.default_port)
+    ours = set()
+    if backend is not None and not ctx.unavailable and installed is not None:
+        pid = backend.runtime().pid
+        if pid:
+            ours.add(pid)
+    from openclaw.runtimeinfo import running_port
+
+    if running_port(ctx.profile) == port:
+        import json
+
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            ours.add(int(json.loads(ctx.profile.runtime_path.read_text())["pid"]))
+    strangers = [item for item in listeners_on_port(port) if item.pid not in ours]
+    if not strangers:
+        return []
+    who = ", ".join(sorted({item.describe() for item in strangers}))
+    return [Finding("port-collision", "error",
+                    f"port {port} of profile {ctx.profile.name} is held by {who}",
+                    fix="stop that process, or move this gateway with gateway.port and "
+                        "`openclaw gateway install --force`")]
+
+
+CHECKS = (check_config, check_permissions, check_service, check_legacy, check_token_drift,
+          check_linger, check_port, check_runtime)
+
+
+def run_checks(ctx: DoctorContext) -> list[Finding]:
+    """Every check, in order; a check that crashes becomes an error finding."""
+    findings: list[Finding] = []
+    for check in CHECKS:
+        try:
+            findings.extend(check(ctx))
+        except OpenClawError as exc:
+            findings.append(Finding(check.__name__.removeprefix("check_"), "error", exc.message))
+    return findings
+
+
+def apply_fixes(findings: list[Finding]) -> None:
+    """Run each distinct repair once, recording the result on every finding it fixes."""
+    done: dict[int, tuple[bool, str]] = {}
+    for item in findings:
+        if item.repair is None:
+            continue
+        key = id(item.repair)
+        if key not in done:
+            try:
+                done[key] = (True, item.repair())
+            except (OpenClawError, OSError) as exc:
+                done[key] = (False, getattr(exc, "message", None) or str(exc))
+        item.fixed, item.result = done[key]

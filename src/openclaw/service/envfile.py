@@ -1,0 +1,106 @@
+"""The service env file: owner-only ``KEY=value`` lines the service definition references.
+
+systemd reads it with ``EnvironmentFile=``; under launchd the gateway loads the file
+named by ``OPENCLAW_ENV_FILE`` itself at start. Secrets (the gateway token, channel
+and model API keys) live here and nowhere in the unit or plist, so rotating a token
+is an edit plus a restart, never a reinstall.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from openclaw.paths import ensure_private_dir
+
+__all__ = [
+    "SECRET_KEYS",
+    "is_secret_key",
+    "load_into_environ",
+    "read_env_file",
+    "redact_env",
+    "write_env_file",
+]
+
+#: Variables ``install`` carries from the installing shell into the env file, so a
+#: service sees the same secrets as the shell that installed it.
+SECRET_KEYS = (
+    "OPENCLAW_GATEWAY_TOKEN",
+    "OPENCLAW_GATEWAY_PASSWORD",
+    "TELEGRAM_BOT_TOKEN",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
+_SECRETISH = re.compile(r"TOKEN|PASSWORD|SECRET|API_?KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_HEADER = (
+    "# Environment of the OpenClaw gateway service (owner-only; read at every start).\n"
+    "# Put secrets here (OPENCLAW_GATEWAY_TOKEN, TELEGRAM_BOT_TOKEN, ...), one KEY=value per\n"
+    "# line, then `openclaw gateway restart`. No reinstall is needed.\n"
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """True for variable names that carry secrets (token, password, API key, ...)."""
+    return bool(_SECRETISH.search(key))
+
+
+def redact_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the values of secret-named variables replaced by ``***``."""
+    return {key: ("***" if is_secret_key(key) else value) for key, value in env.items()}
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        return inner.replace('\\"', '"').replace("\\\\", "\\") if value[0] == '"' else inner
+    return value
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables in ``path`` (empty when the file is missing or unreadable)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith(("#", ";")):
+            continue
+        match = _LINE.match(line)
+        if match:
+            result[match.group(1)] = _unquote(match.group(2))
+    return result
+
+
+def _quote(value: str) -> str:
+    if value and re.fullmatch(r"[A-Za-z0-9_@%+=:,./~-]+", value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_env_file(path: Path, values: Mapping[str, str]) -> None:
+    """Write ``values`` to ``path`` atomically, mode 0600 in a 0700 directory."""
+    ensure_private_dir(path.parent)
+    body = _HEADER + "".join(f"{key}={_quote(value)}\n" for key, value in values.items())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        stream.write(body)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def load_into_environ(path: Path, environ: dict[str, str] | None = None) -> int:
+    """Add the file's variables to the environment without overriding any; return count."""
+    target = os.environ if environ is None else environ
+    added = 0
+    for key, value in read_env_file(path).items():
+        if key not in target:
+            target[key] = value
+            added += 1
+    return added
