@@ -341,3 +341,21 @@ def test_no_user_manager_is_a_clear_error(tmp_path: Path, user_manager: UserMana
     assert result.returncode == 69
     assert "no systemd user manager" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_status_names_a_config_mismatch_and_a_refused_credential(svc: Svc) -> None:
+    installed = svc.install(free_port())
+    elsewhere = svc.m.home / "elsewhere.json"
+    elsewhere.write_text("{}")
+    code, data = svc.json("gateway", "status", OPENCLAW_CONFIG_PATH=str(elsewhere))
+    assert code == 0 and data["config"]["mismatch"] is True
+    assert data["config"]["cli"]["path"] == str(elsewhere)
+    assert data["config"]["service"]["path"] == str(svc.state_dir / "openclaw.json")
+    assert "install --force" in data["config"]["fix"]
+    human = svc.cli("gateway", "status", OPENCLAW_CONFIG_PATH=str(elsewhere)).stdout
+    assert "Config (cli): " + str(elsewhere) in human and "Problem: the service uses" in human
+
+    code, data = svc.json("gateway", "status", "--token", "not-the-token")
+    assert code == 77 and data["summary"]["health"] == "unauthorized"
+    assert data["rpc"]["error"]["kind"] == "auth"
+    assert data["runtime"]["pid"] == installed["pid"]  # the service itself is fine

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from openclaw.atomicfile import write_atomic
 from openclaw.paths import Profile, ensure_private_dir
 
 TYPE_CHECKING = False
@@ -40,13 +41,7 @@ def load_or_create_token(profile: Profile) -> tuple[str, bool]:
     import secrets
 
     token = secrets.token_urlsafe(32)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(token + "\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, token + "\n", 0o600)
     return token, True
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from openclaw.atomicfile import write_atomic
 from openclaw.paths import ensure_private_dir
 
 __all__ = [
@@ -85,14 +86,7 @@ def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     """Write ``values`` to ``path`` atomically, mode 0600 in a 0700 directory."""
     ensure_private_dir(path.parent)
     body = _HEADER + "".join(f"{key}={_quote(value)}\n" for key, value in values.items())
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(body)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_atomic(path, body, 0o600)
 
 
 def load_into_environ(path: Path, environ: dict[str, str] | None = None) -> int:

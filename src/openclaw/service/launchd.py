@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from openclaw.atomicfile import write_atomic
 from openclaw.paths import Profile, ensure_private_dir
 from openclaw.service.backend import (
     InstalledService,
@@ -71,18 +72,6 @@ def legacy_labels(profile: Profile) -> list[str]:
     if not profile.is_default:
         return [f"com.openclaw.{profile.name}"]
     return ["com.openclaw.gateway", "com.clawdbot.gateway", "com.steipete.clawdbot.gateway"]
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as stream:
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def _mentions(result: CommandResult, texts: Sequence[str]) -> bool:
@@ -292,7 +281,7 @@ class LaunchdBackend:
             if spec.log_dir.is_relative_to(spec.profile.state_dir):
                 ensure_private_dir(spec.profile.state_dir)
             ensure_private_dir(spec.log_dir)
-            _write_atomic(self.definition_path, self.render(spec).encode("utf-8"))
+            write_atomic(self.definition_path, self.render(spec), 0o644)
         except OSError as exc:
             raise ServiceError(
                 f"cannot write {self.definition_path}: {exc.strerror or exc}"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from openclaw.atomicfile import write_atomic
 from openclaw.paths import Profile
 from openclaw.service.backend import (
     InstalledService,
@@ -48,18 +49,6 @@ def _user_unit_dir(environ: Mapping[str, str], profile: Profile) -> Path:
     home = Path(environ.get("HOME") or profile.home)
     base = Path(config_home) if config_home else home / ".config"
     return base / "systemd" / "user"
-
-
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def _pid1_is_systemd() -> bool:
@@ -208,7 +197,7 @@ class SystemdBackend:
     def write(self, spec: ServiceSpec) -> None:
         """Write the unit (0644: it holds no secrets) and ``daemon-reload``."""
         try:
-            _write_atomic(self.definition_path, self.render(spec))
+            write_atomic(self.definition_path, self.render(spec), 0o644)
         except OSError as exc:
             raise ServiceError(
                 f"cannot write {self.definition_path}: {exc.strerror or exc}"

@@ -1,0 +1,93 @@
+"""``openclaw doctor`` on checks that need no service manager (run as a user would)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import clean_env, listening_socket
+
+
+def doctor(home: Path, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "openclaw", "doctor", "--json", *args],
+        env=clean_env(home, XDG_RUNTIME_DIR=str(home / "no-manager"), **env),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    return result.returncode, json.loads(result.stdout)
+
+
+def by_id(report: dict[str, Any], finding: str) -> list[dict[str, Any]]:
+    return [item for item in report["findings"] if item["id"] == finding]
+
+
+def test_a_fresh_home_has_no_problems(home: Path) -> None:
+    code, report = doctor(home)
+    assert code == 0, report
+    assert {item["severity"] for item in report["findings"]} <= {"info"}
+    assert by_id(report, "service-manager")  # no manager here: said, not failed
+
+
+def test_loose_permissions_are_reported_then_tightened(home: Path) -> None:
+    state = home / ".openclaw"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    config = state / "openclaw.json"
+    config.write_text('{"gateway": {"auth": {"token": "config-token-xyz"}}}')
+    config.chmod(0o644)
+
+    code, report = doctor(home)
+    flagged = {item["message"].split(" ")[0] for item in by_id(report, "permissions")}
+    assert code == 1 and flagged == {str(state), str(config)}
+    assert stat.S_IMODE(config.stat().st_mode) == 0o644  # reported, not changed
+
+    code, dry = doctor(home, "--dry-run")
+    assert code == 1 and stat.S_IMODE(state.stat().st_mode) == 0o755
+
+    code, fixed = doctor(home, "--fix")
+    assert code == 0, fixed
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert all(item["fixed"] for item in by_id(fixed, "permissions"))
+
+
+def test_token_drift_between_env_file_and_config(home: Path) -> None:
+    state = home / ".openclaw"
+    state.mkdir(mode=0o700)
+    (state / "openclaw.json").write_text('{"gateway": {"auth": {"token": "new-token-1234"}}}')
+    (state / "openclaw.json").chmod(0o600)
+    env_file = state / "service.env"
+    env_file.write_text("OPENCLAW_GATEWAY_TOKEN=old-token-5678\nTELEGRAM_BOT_TOKEN=keep-me\n")
+    env_file.chmod(0o600)
+
+    code, report = doctor(home)
+    [drift] = by_id(report, "token-drift")
+    assert code == 1 and drift["severity"] == "error" and drift["fixable"]
+    assert "old-token-5678" not in json.dumps(report) and "new-token-1234" not in json.dumps(report)
+
+    code, fixed = doctor(home, "--yes")
+    assert code == 0, fixed
+    text = env_file.read_text()
+    assert "OPENCLAW_GATEWAY_TOKEN=" not in text and "TELEGRAM_BOT_TOKEN=keep-me" in text
+
+
+def test_invalid_config_and_port_collision_are_errors(home: Path) -> None:
+    state = home / ".openclaw"
+    state.mkdir(mode=0o700)
+    config = state / "openclaw.json"
+    config.write_text('{"gateway": {"bind": "moon"}}')
+    config.chmod(0o600)
+    code, report = doctor(home)
+    [invalid] = by_id(report, "config-invalid")
+    assert code == 1 and "gateway.bind" in invalid["message"] and not invalid["fixable"]
+
+    with listening_socket() as port:
+        config.write_text(json.dumps({"gateway": {"port": port}}))
+        code, report = doctor(home)
+    [collision] = by_id(report, "port-collision")
+    assert code == 1 and f"port {port}" in collision["message"]
+    assert f"pid {__import__('os').getpid()}" in collision["message"]
