@@ -136,10 +136,13 @@ class ServiceBackend(Protocol):
         """Human lines naming each setting that differs from ``render(spec)``."""
 
     def write(self, spec: ServiceSpec) -> None:
-        """Write the definition and make the manager see it (not started yet)."""
+        """Write the definition (and, where the manager allows it without starting the
+        service, make the manager read it: systemd's ``daemon-reload``)."""
 
     def enable_and_start(self, *, restart: bool) -> None:
-        """Enable at boot/login and start (or restart when ``restart``)."""
+        """Enable at boot/login and start. ``restart`` means the definition was just
+        (re)written or the running process must be replaced: afterwards a new process
+        runs the definition now on disk."""
 
     def start(self) -> None:
         """Start the installed service (clearing a previous give-up)."""
