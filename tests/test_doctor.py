@@ -47,6 +47,7 @@ def test_loose_permissions_are_reported_then_tightened(home: Path) -> None:
 
     code, dry = doctor(home, "--dry-run")
     assert code == 1 and stat.S_IMODE(state.stat().st_mode) == 0o755
+    assert dry["mode"] == "dry-run" and all(item["fixed"] is None for item in dry["findings"])
 
     code, fixed = doctor(home, "--fix")
     assert code == 0, fixed

@@ -193,3 +193,11 @@ def test_force_frees_the_port_from_a_stale_gateway_without_its_lock(
     client = RawClient(second.url)
     client.handshake(second.token)
     client.close()
+
+
+def test_a_service_installed_by_another_version_is_flagged_at_start(
+    make_gateway: Callable[..., GatewayProcess],
+) -> None:
+    gateway = make_gateway(env={"OPENCLAW_SERVICE_VERSION": "0.0.1"})
+    assert "installed by openclaw 0.0.1" in gateway.output
+    assert "openclaw doctor --fix" in gateway.output

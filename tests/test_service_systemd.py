@@ -359,3 +359,22 @@ def test_status_names_a_config_mismatch_and_a_refused_credential(svc: Svc) -> No
     assert code == 77 and data["summary"]["health"] == "unauthorized"
     assert data["rpc"]["error"]["kind"] == "auth"
     assert data["runtime"]["pid"] == installed["pid"]  # the service itself is fine
+
+
+def test_install_refuses_while_a_hand_started_gateway_runs(svc: Svc) -> None:
+    port = free_port()
+    foreground = subprocess.Popen(
+        [sys.executable, "-m", "openclaw", "--profile", svc.profile, "gateway", "--port",
+         str(port)], env=svc.m.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert foreground.stdout is not None
+        for line in foreground.stdout:  # the gateway says when it listens
+            if "listening on" in line:
+                break
+        result = svc.cli("gateway", "install", "--port", str(free_port()))
+        assert result.returncode == 1
+        assert f"pid {foreground.pid}" in result.stderr and "started by hand" in result.stderr
+        assert not svc.unit_path.exists()
+    finally:
+        foreground.terminate()
+        foreground.wait(timeout=30)

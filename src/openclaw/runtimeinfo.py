@@ -14,11 +14,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from openclaw.paths import Profile
 
-__all__ = ["running_port"]
+__all__ = ["running_port", "running_record"]
 
 
-def running_port(profile: Profile) -> int | None:
-    """The port of this profile's gateway if its runtime record names a live process."""
+def running_record(profile: Profile) -> tuple[int, int] | None:
+    """``(pid, port)`` of this profile's gateway if its runtime record names a live process."""
     try:
         with open(profile.runtime_path, encoding="utf-8") as stream:
             record = json.load(stream)
@@ -26,4 +26,10 @@ def running_port(profile: Profile) -> int | None:
         os.kill(pid, 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return port
+    return pid, port
+
+
+def running_port(profile: Profile) -> int | None:
+    """The port of this profile's gateway if its runtime record names a live process."""
+    record = running_record(profile)
+    return record[1] if record else None

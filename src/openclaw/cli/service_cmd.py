@@ -190,6 +190,7 @@ def install(ns: argparse.Namespace) -> int:
     """Write, enable and start the service; no-op when installed and current."""
     profile, backend = _context(ns)
     spec = _spec(ns, profile, backend)
+    _refuse_foreground_gateway(profile, backend)
     installed = backend.read_installed()
     report = _Report(ns, backend, "installed")
     report.data["port"] = spec.port
@@ -260,6 +261,21 @@ def uninstall(ns: argparse.Namespace) -> int:
     return report.emit()
 
 
+def _refuse_foreground_gateway(profile: Profile, backend: ServiceBackend) -> None:
+    """A gateway of this profile started by hand holds the profile lock and its port:
+    a service start would only crash-loop behind it, so say so before starting."""
+    from openclaw.runtimeinfo import running_record
+
+    record = running_record(profile)
+    if record is None or record[0] == backend.runtime().pid:
+        return
+    pid, port = record
+    raise ServiceError(
+        f"a gateway of profile {profile.name} started by hand is running (pid {pid}, port "
+        f"{port}); stop it first (Ctrl-C or `kill {pid}`), then rerun this command"
+    )
+
+
 def _not_installed(backend: ServiceBackend) -> ServiceError:
     return ServiceError(f"{backend.name} is not installed; install it with "
                         "`openclaw gateway install`")
@@ -276,6 +292,7 @@ def start(ns: argparse.Namespace) -> int:
         report.data.update(action="already-running", pid=runtime.pid)
         report.say(f"{backend.name} is already running (pid {runtime.pid})")
         return report.emit()
+    _refuse_foreground_gateway(profile, backend)
     started = time.monotonic()
     backend.start()
     verified = _verify(backend, profile, None, None, started, ns)

@@ -309,6 +309,13 @@ def run_gateway(profile: Profile, flags: GatewayFlags, options: RunOptions) -> i
     else:
         logging.getLogger("openclaw.gateway.ws").setLevel(logging.WARNING)
     _say_how_configured(profile, config_exists, settings)
+    installed_by = os.environ.get("OPENCLAW_SERVICE_VERSION")
+    if installed_by and installed_by != __version__:
+        log.warning(
+            "this service was installed by openclaw %s but runs %s: run `openclaw doctor "
+            "--fix` (or `openclaw gateway install --force`) to rewrite its definition",
+            installed_by, __version__,
+        )
     try:
         return asyncio.run(_serve(config, config_exists, settings, profile, options, file_log))
     except OpenClawError as exc:

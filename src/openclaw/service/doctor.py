@@ -9,7 +9,6 @@ installation is exactly what a fresh install would produce.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -365,13 +364,11 @@ def check_port(ctx: DoctorContext) -> list[Finding]:
         pid = backend.runtime().pid
         if pid:
             ours.add(pid)
-    from openclaw.runtimeinfo import running_port
+    from openclaw.runtimeinfo import running_record
 
-    if running_port(ctx.profile) == port:
-        import json
-
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            ours.add(int(json.loads(ctx.profile.runtime_path.read_text())["pid"]))
+    record = running_record(ctx.profile)
+    if record is not None and record[1] == port:
+        ours.add(record[0])
     strangers = [item for item in listeners_on_port(port) if item.pid not in ours]
     if not strangers:
         return []
