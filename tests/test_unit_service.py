@@ -946,3 +946,19 @@ def test_check_linger_unknown(result: tuple[int, str, str]) -> None:
     if stderr:
         assert stderr in linger.reason
     assert linger.to_json() == {"user": "alice", "enabled": None, "reason": linger.reason}
+
+
+def test_last_error_prefers_a_newer_launchd_stderr_capture(tmp_path: Path) -> None:
+    logs, _, newer = logs_fixture(tmp_path)
+    err = logs / "gateway.err.log"
+    err.write_text("Traceback (most recent call last):\n"
+                   "ModuleNotFoundError: No module named 'x'\n\n")
+    os.utime(err, (epoch_ms("2024-05-02T11:00:00Z") / 1000,) * 2)
+    found = last_error(logs)
+    assert found == {"time": "2024-05-02T11:00:00Z",
+                     "message": "ModuleNotFoundError: No module named 'x'", "file": str(err)}
+    # An older capture loses to the newer JSON record.
+    os.utime(err, (epoch_ms("2024-05-02T10:00:00Z") / 1000,) * 2)
+    older = last_error(logs)
+    assert older is not None and older["message"] == "config refused"
+    assert older["file"] == str(newer)

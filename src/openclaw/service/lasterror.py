@@ -8,6 +8,8 @@ gateway's own JSON-lines file log is the one place every start failure is record
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["last_error"]
@@ -25,11 +27,26 @@ def _newest_logs(log_dir: Path, count: int = 2) -> list[Path]:
 
 
 def last_error(log_dir: Path, *, since_ms: int | None = None) -> dict[str, str] | None:
-    """``{time, message, file}`` of the newest error/fatal record, or None.
+    """``{time, message, file}`` of the newest error, or None.
 
-    ``since_ms`` (epoch milliseconds) ignores records older than that moment, so a
-    restart reports only what went wrong in this attempt.
+    The newest error/fatal record of the JSON file logs, unless launchd's captured
+    stderr (``gateway.err.log``, where a crash before logging starts ends up) is
+    newer. ``since_ms`` (epoch milliseconds) ignores anything older than that
+    moment, so a restart reports only what went wrong in this attempt.
     """
+    found = _newest_record(log_dir, since_ms)
+    stderr = _stderr_tail(log_dir / "gateway.err.log")
+    if stderr is not None:
+        mtime_ms, line = stderr
+        newer = found is None or mtime_ms > _epoch_ms(found["time"]) + 1000
+        if newer and (since_ms is None or mtime_ms >= since_ms):
+            when = datetime.fromtimestamp(mtime_ms / 1000, UTC)
+            return {"time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "message": line,
+                    "file": str(log_dir / "gateway.err.log")}
+    return found
+
+
+def _newest_record(log_dir: Path, since_ms: int | None) -> dict[str, str] | None:
     for path in _newest_logs(log_dir):
         try:
             with path.open("rb") as stream:
@@ -53,9 +70,20 @@ def last_error(log_dir: Path, *, since_ms: int | None = None) -> dict[str, str] 
     return None
 
 
-def _epoch_ms(iso: str) -> int:
-    from datetime import datetime
+def _stderr_tail(path: Path) -> tuple[int, str] | None:
+    """``(mtime_ms, last non-empty line)`` of a captured-stderr file, if any."""
+    try:
+        with path.open("rb") as stream:
+            mtime_ms = int(os.fstat(stream.fileno()).st_mtime * 1000)
+            stream.seek(0, 2)
+            stream.seek(max(0, stream.tell() - 4096))
+            lines = [x for x in stream.read().decode("utf-8", "replace").splitlines() if x.strip()]
+    except OSError:
+        return None
+    return (mtime_ms, lines[-1].strip()) if lines else None
 
+
+def _epoch_ms(iso: str) -> int:
     try:
         return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
