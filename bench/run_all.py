@@ -26,6 +26,7 @@ SCRIPTS = [
     "many_clients",
     "presence_broadcast",
     "presence_storm",
+    "service",
 ]
 TIMEOUT_S = 300
 
@@ -88,6 +89,9 @@ def main() -> None:
             busy_notes.append(f"{document['script']} {document['machineBusyBefore']:.0%}")
         if "error" in document:
             rows.append([document["script"], "ERROR: " + document["error"].splitlines()[0][:60],
+                         "-", "-", "-"])
+        if "skipped" in document:
+            rows.append([document["script"], "SKIPPED: " + document["skipped"][:60],
                          "-", "-", "-"])
         for row in document["results"]:
             if row["target"] is None and not ns.all:
