@@ -86,6 +86,8 @@ def test_install_starts_a_gateway_that_answers_and_is_idempotent(svc: Svc) -> No
     mtime = svc.unit_path.stat().st_mtime_ns
     again = svc.install(port)
     assert again["action"] == "unchanged" and again["pid"] == first["pid"]
+    code, plain = svc.json("gateway", "install")  # no --port: keeps the pinned one
+    assert code == 0 and plain["action"] == "unchanged" and plain["port"] == port
     assert svc.unit_path.stat().st_mtime_ns == mtime
 
     forced = svc.install(port, "--force")

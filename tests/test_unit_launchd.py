@@ -114,7 +114,7 @@ def test_plist_has_every_key_with_its_exact_value_and_no_secret(
         "Umask": 0o077,
         "ProgramArguments": ["/opt/oc/bin/openclaw", "gateway", "--port", "18789"],
         "WorkingDirectory": str(tmp_path),
-        "StandardOutPath": str(state / "logs" / "gateway.log"),
+        "StandardOutPath": "/dev/null",
         "StandardErrorPath": str(state / "logs" / "gateway.err.log"),
         "EnvironmentVariables": {
             "HOME": str(tmp_path),

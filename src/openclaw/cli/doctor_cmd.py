@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from openclaw.cli.common import print_json, profile_of, wants_json
+from openclaw.cli.common import print_json, wants_json
 from openclaw.errors import OpenClawError
 
 if TYPE_CHECKING:
@@ -18,10 +18,11 @@ _MARK = {"error": "✗", "warning": "!", "info": "·"}
 
 def doctor(ns: argparse.Namespace) -> int:
     """Print findings; fix them with --fix/--yes; exit 1 while errors or warnings remain."""
+    from openclaw.cli.service_cmd import service_profile
     from openclaw.service.backend import ServiceBackend, select_backend
     from openclaw.service.doctor import DoctorContext, apply_fixes, run_checks
 
-    profile = profile_of(ns)
+    profile, _ = service_profile(ns)
     backend: ServiceBackend | None
     try:
         backend = select_backend(profile, system=ns.system, explicit=ns.backend)

@@ -88,6 +88,9 @@ def _service_options(parser: argparse.ArgumentParser, *, wait: bool = True) -> N
     group = parser.add_argument_group("service options")
     group.add_argument("--system", action="store_true",
                        help="the systemd system unit (/etc/systemd/system) instead of the user's")
+    group.add_argument("--run-as", metavar="USER",
+                       help="with --system: the user that runs the gateway (default SUDO_USER, "
+                            "else the installed unit's User=)")
     group.add_argument("--backend", choices=["systemd", "launchd"],
                        help="service manager (default: this platform's; also "
                             "OPENCLAW_SERVICE_BACKEND)")
@@ -105,8 +108,6 @@ def _service_commands(gateway_sub: Any) -> None:
     install.add_argument("--force", action="store_true",
                          help="rewrite the service definition and restart it")
     install.add_argument("--port", type=int, help="port (default: env, gateway.port, profile)")
-    install.add_argument("--run-as", metavar="USER",
-                         help="with --system: the user that runs the gateway (default SUDO_USER)")
     _service_options(install)
     uninstall = _command(gateway_sub, "uninstall", _SERVICE + "uninstall",
                          "remove the service (and this profile's legacy ones); "
@@ -115,7 +116,8 @@ def _service_commands(gateway_sub: Any) -> None:
     for name, text in (("start", "start the installed service"),
                        ("stop", "stop the service (no-op when it is not installed)"),
                        ("restart", "restart the service and check a new process answers")):
-        _service_options(_command(gateway_sub, name, _SERVICE + name, text))
+        _service_options(_command(gateway_sub, name, _SERVICE + name, text),
+                         wait=name != "stop")
     status = _command(gateway_sub, "status", "openclaw.cli.status_cmd:status",
                       "service, runtime, config, port and RPC probe, each on its own")
     status.add_argument("--deep", action="store_true",
@@ -156,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "find and repair problems with the service, config and state")
     doctor.add_argument("--fix", "--repair", action="store_true", dest="fix",
                         help="apply the repairs")
-    doctor.add_argument("--yes", "-y", action="store_true", help="same as --fix, no prompts")
+    doctor.add_argument("--yes", "-y", action="store_true", help="same as --fix")
     doctor.add_argument("--dry-run", action="store_true",
                         help="show what --fix would change, change nothing")
     doctor.add_argument("--deep", action="store_true",

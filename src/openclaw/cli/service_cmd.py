@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from openclaw.config import Config
     from openclaw.paths import Profile
+    from openclaw.service.backend import InstalledService
     from openclaw.service.spec import Scope, ServiceSpec
     from openclaw.service.verify import Verified
 
@@ -64,43 +65,65 @@ class _Report:
         return 0
 
 
-def _run_as(ns: argparse.Namespace) -> str:
-    user = getattr(ns, "run_as", None) or os.environ.get("SUDO_USER")
-    if not user:
-        raise UsageError(
-            "a system unit needs the user that runs the gateway: pass --run-as USER "
-            "(a system unit without User= would run the gateway as root)"
-        )
-    return str(user)
+def _unit_user(profile: Profile) -> str | None:
+    """``User=`` of this profile's installed system unit, if there is one."""
+    from openclaw.service.systemd import SYSTEM_UNIT_DIRS
+    from openclaw.service.systemd_unit import parse_unit
+
+    try:
+        text = (SYSTEM_UNIT_DIRS[0] / profile.systemd_unit).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    users = parse_unit(text).get(("Service", "User"))
+    return users[-1] if users else None
 
 
-def _context(ns: argparse.Namespace) -> tuple[Profile, ServiceBackend]:
-    """The profile and its backend, checked to be usable."""
-    system = bool(getattr(ns, "system", False))
+def service_profile(ns: argparse.Namespace, *, need_user: bool = False
+                    ) -> tuple[Profile, str | None]:
+    """The profile a service command acts on, and for ``--system`` the user running it.
+
+    A system unit runs as ``--run-as`` (default ``SUDO_USER``, else the installed
+    unit's ``User=``), and its profile lives under that user's home, not root's.
+    """
     profile = profile_of(ns)
-    if system:
-        if os.geteuid() != 0:
-            raise ServiceError(
-                "a system unit is written to /etc/systemd/system and needs root: "
-                "rerun with sudo (`sudo openclaw gateway install --system`)"
+    if not getattr(ns, "system", False):
+        return profile, None
+    user = getattr(ns, "run_as", None) or os.environ.get("SUDO_USER") or _unit_user(profile)
+    if not user:
+        if need_user:
+            raise UsageError(
+                "a system unit needs the user that runs the gateway: pass --run-as USER "
+                "(a system unit without User= would run the gateway as root)"
             )
-        import pwd
+        return profile, None
+    import pwd
 
-        user = _run_as(ns)
-        try:
-            home = pwd.getpwnam(user).pw_dir
-        except KeyError:
-            raise UsageError(f"--run-as {user}: no such user") from None
-        from openclaw.paths import resolve_profile
+    from openclaw.paths import resolve_profile
 
-        env = dict(os.environ, HOME=home)
-        profile = resolve_profile(getattr(ns, "profile", None), dev=bool(getattr(ns, "dev", False)),
-                                  env=env)
+    try:
+        home = pwd.getpwnam(user).pw_dir
+    except KeyError:
+        raise UsageError(f"--run-as {user}: no such user") from None
+    env = dict(os.environ, HOME=home)
+    return resolve_profile(getattr(ns, "profile", None), dev=bool(getattr(ns, "dev", False)),
+                           env=env), user
+
+
+def _context(ns: argparse.Namespace, *, need_user: bool = False
+             ) -> tuple[Profile, ServiceBackend, str | None]:
+    """The profile, its backend (checked to be usable) and a system unit's user."""
+    system = bool(getattr(ns, "system", False))
+    if system and os.geteuid() != 0:
+        raise ServiceError(
+            "a system unit is written to /etc/systemd/system and needs root: "
+            "rerun with sudo (e.g. `sudo openclaw gateway install --system`)"
+        )
+    profile, user = service_profile(ns, need_user=need_user)
     backend = select_backend(profile, system=system, explicit=getattr(ns, "backend", None))
     reason = backend.availability()
     if reason:
         raise ServiceManagerUnavailable(reason)
-    return profile, backend
+    return profile, backend, user
 
 
 def _budget(ns: argparse.Namespace) -> float:
@@ -118,27 +141,16 @@ def _load_config(profile: Profile) -> Config:
     return config
 
 
-def _log_dir(profile: Profile) -> Any:
-    from pathlib import Path
-
-    from openclaw.configfile import get_path, read_document
-
-    try:
-        directory = get_path(read_document(profile.config_path), "logging.dir")
-    except ConfigError:
-        directory = None
-    return Path(directory).expanduser() if isinstance(directory, str) else profile.log_dir
-
-
 def _verify(backend: ServiceBackend, profile: Profile, port: int | None, old_pid: int | None,
             started: float, ns: argparse.Namespace) -> Verified:
+    from openclaw.service.lasterror import log_dir_of
     from openclaw.service.verify import wait_for_gateway
 
     if port is None:
         installed = backend.read_installed()
         port = installed.port if installed and installed.port else profile.default_port
     return wait_for_gateway(backend, profile, port, old_pid=old_pid, started_at=started,
-                            budget_s=_budget(ns), log_dir=_log_dir(profile))
+                            budget_s=_budget(ns), log_dir=log_dir_of(profile))
 
 
 def _write_env_file(profile: Profile, inline: dict[str, str]) -> list[str]:
@@ -175,23 +187,40 @@ def _linger_warning(backend: ServiceBackend, report: _Report) -> None:
         report.warn(f"cannot tell whether the gateway survives logout: {linger.reason}")
 
 
-def _spec(ns: argparse.Namespace, profile: Profile, backend: ServiceBackend) -> ServiceSpec:
+def _spec(ns: argparse.Namespace, profile: Profile, backend: ServiceBackend,
+          installed: InstalledService | None, user: str | None) -> ServiceSpec:
+    """What install writes: the port from --port, env or config, else the one the
+    installed service already pins (so a plain reinstall keeps ``install --port``)."""
     from openclaw.configfile import resolve_port
     from openclaw.service.spec import build_spec
 
     config = _load_config(profile)
-    port, _ = resolve_port(getattr(ns, "port", None), config.gateway.port, profile.default_port)
+    port, source = resolve_port(getattr(ns, "port", None), config.gateway.port,
+                                profile.default_port)
+    if source == "default" and installed is not None and installed.port:
+        port = installed.port
     scope: Scope = "system" if backend.kind == "systemd-system" else "user"
-    return build_spec(profile, config, port, scope=scope, service_name=backend.name,
-                      user=_run_as(ns) if scope == "system" else None)
+    return build_spec(profile, config, port, scope=scope, service_name=backend.name, user=user)
+
+
+def _give_to(user: str | None, profile: Profile) -> None:
+    """Under sudo, hand the state dir and env file install created to the service's user."""
+    if user is None or os.geteuid() != 0:
+        return
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    for path in (profile.state_dir, profile.service_env_path):
+        if path.exists() and path.stat().st_uid != entry.pw_uid:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def install(ns: argparse.Namespace) -> int:
     """Write, enable and start the service; no-op when installed and current."""
-    profile, backend = _context(ns)
-    spec = _spec(ns, profile, backend)
-    _refuse_foreground_gateway(profile, backend)
+    profile, backend, user = _context(ns, need_user=True)
     installed = backend.read_installed()
+    spec = _spec(ns, profile, backend, installed, user)
+    _refuse_foreground_gateway(profile, backend)
     report = _Report(ns, backend, "installed")
     report.data["port"] = spec.port
     if installed is not None and not ns.force:
@@ -217,6 +246,7 @@ def install(ns: argparse.Namespace) -> int:
                        f"pid {verified.pid} answers on port {spec.port}")
     else:
         carried = _write_env_file(profile, installed.environment if installed else {})
+        _give_to(user, profile)
         old_pid = backend.runtime().pid if installed else None
         backend.write(spec)
         started = time.monotonic()
@@ -239,7 +269,7 @@ def install(ns: argparse.Namespace) -> int:
 
 def uninstall(ns: argparse.Namespace) -> int:
     """Remove the service and this profile's legacy services; keep config and state."""
-    profile, backend = _context(ns)
+    profile, backend, _ = _context(ns)
     report = _Report(ns, backend, "removed")
     removed = backend.remove()
     legacy_removed = []
@@ -283,7 +313,7 @@ def _not_installed(backend: ServiceBackend) -> ServiceError:
 
 def start(ns: argparse.Namespace) -> int:
     """Start the installed service and wait for it to answer."""
-    profile, backend = _context(ns)
+    profile, backend, _ = _context(ns)
     if backend.read_installed() is None:
         raise _not_installed(backend)
     report = _Report(ns, backend, "started")
@@ -304,13 +334,15 @@ def start(ns: argparse.Namespace) -> int:
 
 def stop(ns: argparse.Namespace) -> int:
     """Stop the service; an absent service is a successful no-op."""
-    profile, backend = _context(ns)
+    profile, backend, _ = _context(ns)
     report = _Report(ns, backend, "stopped")
     if backend.read_installed() is None:
         report.data["action"] = "absent"
         report.say(f"{backend.name} is not installed; nothing to stop")
     else:
         before = backend.runtime()
+        if before.state in ("stopped", "failed"):
+            report.data["action"] = "already-stopped"
         backend.stop()
         after = backend.runtime()
         if after.state not in ("stopped", "failed"):
@@ -329,7 +361,7 @@ def stop(ns: argparse.Namespace) -> int:
 
 def restart(ns: argparse.Namespace) -> int:
     """Restart through the manager; succeed only when a new pid answers health."""
-    profile, backend = _context(ns)
+    profile, backend, _ = _context(ns)
     if backend.read_installed() is None:
         raise _not_installed(backend)
     old_pid = backend.runtime().pid

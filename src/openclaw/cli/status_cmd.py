@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from openclaw.cli.common import print_json, profile_of, wants_json
+from openclaw.cli.common import print_json, wants_json
 from openclaw.errors import OpenClawError
 
 if TYPE_CHECKING:
@@ -16,10 +16,11 @@ __all__ = ["status"]
 
 def status(ns: argparse.Namespace) -> int:
     """Print the status layers; exit 0 healthy, 1 unhealthy, 3 not running, 77 refused."""
+    from openclaw.cli.service_cmd import service_profile
     from openclaw.service.backend import ServiceBackend, select_backend
     from openclaw.service.status import StatusOptions, collect_status, render_status
 
-    profile = profile_of(ns)
+    profile, _ = service_profile(ns)
     backend: ServiceBackend | None
     try:
         backend = select_backend(profile, system=bool(getattr(ns, "system", False)),

@@ -216,7 +216,8 @@ def check_service(ctx: DoctorContext) -> list[Finding]:
         findings.append(Finding(
             "drop-in", "warning",
             f"drop-ins change {backend.name}: {', '.join(overrides)}; they win over the unit "
-            "install writes", fix="review or delete them, then `systemctl --user daemon-reload`",
+            "install writes", fix="review or delete them, then `systemctl "
+            f"{'--user ' if backend.kind == 'systemd-user' else ''}daemon-reload`",
         ))
     return findings
 
@@ -230,9 +231,9 @@ def check_runtime(ctx: DoctorContext) -> list[Finding]:
     if runtime.state in ("running", "starting"):
         return []
     if runtime.state in ("failed", "crash-looping"):
-        from openclaw.service.lasterror import last_error
+        from openclaw.service.lasterror import last_error, log_dir_of
 
-        error = last_error(ctx.profile.log_dir)
+        error = last_error(log_dir_of(ctx.profile))
         detail = f"; last gateway error: {error['message']}" if error else ""
         return [Finding("service-failed", "error",
                         f"{backend.name} is {runtime.state}: {runtime.detail}{detail}",
@@ -246,6 +247,7 @@ def _restart(ctx: DoctorContext) -> Callable[[], str]:
     def repair() -> str:
         import time
 
+        from openclaw.service.lasterror import log_dir_of
         from openclaw.service.verify import wait_for_gateway
 
         assert ctx.backend is not None
@@ -255,7 +257,7 @@ def _restart(ctx: DoctorContext) -> Callable[[], str]:
         ctx.backend.restart()
         verified = wait_for_gateway(ctx.backend, ctx.profile, port, old_pid=None,
                                     started_at=started, budget_s=ctx.restart_budget_s,
-                                    log_dir=ctx.profile.log_dir)
+                                    log_dir=log_dir_of(ctx.profile))
         return f"restarted {ctx.backend.name}: pid {verified.pid} answers"
     return repair
 

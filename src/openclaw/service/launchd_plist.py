@@ -33,8 +33,10 @@ __all__ = [
 ENV_FILE_VAR = "OPENCLAW_ENV_FILE"
 #: launchd relaunches no sooner than this; it also paces retries of a refused config.
 MIN_THROTTLE_S = 10
-#: File names, in the spec's log directory, of what launchd captures from the process.
-STDOUT_LOG = "gateway.log"
+#: stdout repeats the gateway's own rotated file log line for line, and launchd never
+#: rotates what it captures: discard it. stderr holds what happens before logging
+#: starts (a traceback, a missing interpreter), so it is kept in the log directory.
+STDOUT_LOG = "/dev/null"
 STDERR_LOG = "gateway.err.log"
 _UMASK = 0o077
 
@@ -64,7 +66,7 @@ def render_plist(spec: ServiceSpec, label: str) -> str:
         "ExitTimeOut": spec.timeout_stop_sec,
         "ProcessType": "Standard",
         "Umask": _UMASK,
-        "StandardOutPath": str(spec.log_dir / STDOUT_LOG),
+        "StandardOutPath": STDOUT_LOG,
         "StandardErrorPath": str(spec.log_dir / STDERR_LOG),
     }
     return plistlib.dumps(document, fmt=plistlib.FMT_XML, sort_keys=True).decode("utf-8")

@@ -12,11 +12,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from openclaw import __version__
-from openclaw.config import Config
 from openclaw.paths import Profile
+
+if TYPE_CHECKING:
+    from openclaw.config import Config
 
 __all__ = [
     "SERVICE_MARKER",

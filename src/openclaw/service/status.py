@@ -30,6 +30,7 @@ from openclaw.errors import (
 from openclaw.paths import Profile
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
 from openclaw.service.envfile import read_env_file, redact_env
+from openclaw.service.lasterror import log_dir_of
 
 __all__ = ["SCHEMA_VERSION", "StatusOptions", "collect_status", "render_status"]
 
@@ -201,8 +202,7 @@ def collect_status(
         rpc = _probe(url, token, password, options.timeout_s)
     report["rpc"] = rpc
 
-    log_dir = get_path(document, "logging.dir")
-    log_path = Path(log_dir).expanduser() if isinstance(log_dir, str) else profile.log_dir
+    log_path = log_dir_of(profile, document)
     report["logDir"] = str(log_path)
     answering = bool(rpc and rpc["ok"]) or (rpc is None and bool(listeners))
     last = None
@@ -211,10 +211,13 @@ def collect_status(
 
         last = last_error(log_path)
     report["lastError"] = last
-    report["legacyServices"] = (
-        [item.to_json() for item in backend.legacy_services()] if backend else [])
-    report["otherServices"] = (
-        [item.to_json() for item in backend.scan(options.deep)] if backend else [])
+    legacy = backend.legacy_services() if backend else []
+    listed = {str(item.path) for item in legacy}
+    report["legacyServices"] = [item.to_json() for item in legacy]
+    report["otherServices"] = [
+        item.to_json() for item in (backend.scan(options.deep) if backend else [])
+        if str(item.path) not in listed
+    ]
     report["summary"] = _summary(report, runtime, answering)
     return report
 
@@ -260,6 +263,10 @@ def _summary(report: dict[str, Any], runtime: Runtime, answering: bool) -> dict[
     if report["service"]["inlineSecrets"]:
         problems.append("secrets are written inline in the service definition "
                         "(run `openclaw doctor --fix` to move them to the env file)")
+    if report["legacyServices"]:
+        problems.append("legacy services of this profile: "
+                        + ", ".join(o["name"] for o in report["legacyServices"])
+                        + " (remove them with `openclaw gateway uninstall` or `doctor --fix`)")
     warned = [o for o in report["otherServices"] if o["kind"] != "profile"]
     if warned:
         problems.append("other gateway-like services: " + ", ".join(o["name"] for o in warned))
@@ -299,8 +306,9 @@ def render_status(report: dict[str, Any]) -> list[str]:
         text += f" ({runtime['detail']})"
     lines.append(f"Runtime: {text}")
     if runtime.get("needsReload"):
+        scope = "--user " if service["backend"] == "systemd-user" else ""
         lines.append("Systemd reload: pending (the unit changed on disk; "
-                     "`systemctl --user daemon-reload`)")
+                     f"`systemctl {scope}daemon-reload`)")
     config = report["config"]
     lines.append(_config_line("Config (cli)", config["cli"]))
     if config["service"]:
@@ -336,7 +344,8 @@ def render_status(report: dict[str, Any]) -> list[str]:
         lines.append(f"Legacy service: {item['name']} ({item['path']}); remove with "
                      "`openclaw gateway uninstall` or `openclaw doctor --fix`")
     for item in report["otherServices"]:
-        label = "Other profile's service" if item["kind"] == "profile" else "Gateway-like service"
+        label = {"profile": "Other profile's service", "legacy": "Legacy service (not this "
+                 "profile's)"}.get(item["kind"], "Gateway-like service")
         lines.append(f"{label}: {item['name']} ({item['scope']}, {item['path']})")
     summary = report["summary"]
     lines.append(f"Health: {summary['health']}")
