@@ -49,21 +49,14 @@ class StatusOptions:
     timeout_s: float = 3.0
 
 
-def _config_layer(path: Path) -> dict[str, Any]:
-    layer: dict[str, Any] = {"path": str(path), "exists": path.is_file(), "valid": None,
-                             "error": None}
-    if not layer["exists"]:
-        layer["valid"] = True  # no file: built-in defaults
-        return layer
-    try:
-        from openclaw.config import load_config
+def _config_layer(path: Path, state_dir: Path) -> dict[str, Any]:
+    import zlib
 
-        load_config(path)
-        layer["valid"] = True
-    except ConfigError as exc:
-        layer["valid"] = False
-        layer["error"] = exc.message
-    return layer
+    from openclaw.configcheck import check_config
+
+    cache = state_dir / f"config-check-{zlib.crc32(str(path).encode()):08x}.json"
+    valid, error = check_config(path, cache)
+    return {"path": str(path), "exists": path.is_file(), "valid": valid, "error": error}
 
 
 def _service_layer(backend: ServiceBackend | None, installed: InstalledService | None,
@@ -148,9 +141,11 @@ def collect_status(
     report["service"] = _service_layer(backend, installed, profile, unavailable)
     report["runtime"] = runtime.to_json()
 
-    cli_config = _config_layer(profile.config_path)
+    cli_config = _config_layer(profile.config_path, profile.state_dir)
     service_path = installed.environment.get("OPENCLAW_CONFIG_PATH") if installed else None
-    service_config = _config_layer(Path(service_path)) if service_path else None
+    service_state = installed.environment.get("OPENCLAW_STATE_DIR") if installed else None
+    service_config = (_config_layer(Path(service_path), Path(service_state or profile.state_dir))
+                      if service_path else None)
     mismatch = service_path is not None and Path(service_path) != profile.config_path
     report["config"] = {
         "cli": cli_config,
