@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -30,6 +30,7 @@ __all__ = [
     "ServiceBackend",
     "ServiceError",
     "ServiceManagerUnavailable",
+    "scan_definitions",
     "select_backend",
 ]
 
@@ -113,6 +114,30 @@ class OtherService:
         """JSON form for status and doctor."""
         return {"name": self.name, "path": str(self.path), "scope": self.scope,
                 "kind": self.kind, "command": self.command}
+
+
+def scan_definitions(
+    places: list[tuple[Path, str]],
+    pattern: str,
+    skip: Path,
+    classify: Callable[[Path, str], OtherService | None],
+) -> list[OtherService]:
+    """Classify every definition file matching ``pattern`` in ``(directory, scope)``
+    places, once per real file (symlinked duplicates collapse), skipping ``skip``."""
+    found: dict[str, OtherService] = {}
+    for directory, scope in places:
+        try:
+            candidates = sorted(directory.glob(pattern))
+        except OSError:
+            continue
+        for path in candidates:
+            real = str(path.resolve())
+            if path == skip or real in found:
+                continue
+            other = classify(path, scope)
+            if other is not None:
+                found[real] = other
+    return list(found.values())
 
 
 class ServiceBackend(Protocol):

@@ -32,6 +32,7 @@ from openclaw.service.backend import (
     Runtime,
     RuntimeState,
     ServiceError,
+    scan_definitions,
 )
 from openclaw.service.launchd_plist import (
     ENV_FILE_VAR,
@@ -384,19 +385,7 @@ class LaunchdBackend:
         places: list[tuple[Path, str]] = [(self.agents_dir, "user")]
         if deep:
             places += [(d, "system") for d in self.system_dirs]
-        found: dict[str, OtherService] = {}
-        for directory, scope in places:
-            try:
-                candidates = sorted(directory.glob("*.plist"))
-            except OSError:
-                continue
-            for path in candidates:
-                if path == self.definition_path or str(path.resolve()) in found:
-                    continue
-                other = self._classify(path, scope)
-                if other is not None:
-                    found[str(path.resolve())] = other
-        return list(found.values())
+        return scan_definitions(places, "*.plist", self.definition_path, self._classify)
 
     @staticmethod
     def _classify(path: Path, scope: str) -> OtherService | None:

@@ -20,6 +20,7 @@ from openclaw.service.backend import (
     Runtime,
     RuntimeState,
     ServiceError,
+    scan_definitions,
 )
 from openclaw.service.runner import CommandResult, CommandRunner
 from openclaw.service.spec import SERVICE_MARKER, Scope, ServiceSpec
@@ -290,20 +291,9 @@ class SystemdBackend:
         places: list[tuple[Path, str]] = [(_user_unit_dir(self.environ, self.profile), "user")]
         if deep:
             places += [(d, "system") for d in SYSTEM_UNIT_DIRS]
-        legacy = {n for n in legacy_unit_names(self.profile)}
-        found: dict[str, OtherService] = {}
-        for directory, scope in places:
-            try:
-                candidates = sorted(directory.glob("*.service"))
-            except OSError:
-                continue
-            for path in candidates:
-                if path == self.definition_path or str(path.resolve()) in found:
-                    continue
-                other = self._classify(path, scope, legacy)
-                if other is not None:
-                    found[str(path.resolve())] = other
-        return list(found.values())
+        legacy = set(legacy_unit_names(self.profile))
+        return scan_definitions(places, "*.service", self.definition_path,
+                                lambda path, scope: self._classify(path, scope, legacy))
 
     def _classify(self, path: Path, scope: str, legacy: set[str]) -> OtherService | None:
         try:
