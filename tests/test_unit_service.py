@@ -962,3 +962,27 @@ def test_last_error_prefers_a_newer_launchd_stderr_capture(tmp_path: Path) -> No
     older = last_error(logs)
     assert older is not None and older["message"] == "config refused"
     assert older["file"] == str(newer)
+
+
+def test_doctor_linger_off_is_fixed_with_loginctl(tmp_path: Path) -> None:
+    from openclaw.service.doctor import DoctorContext, apply_fixes, check_linger
+
+    runner = RecordingRunner(stdout="no\n")
+    backend = SystemdBackend(profile_in(tmp_path), env={"HOME": str(tmp_path)}, runner=runner)
+    [finding] = check_linger(DoctorContext(profile_in(tmp_path), backend))
+    assert finding.severity == "warning" and finding.repair is not None
+    assert finding.fix is not None and "loginctl enable-linger" in finding.fix
+    assert not any(call[:2] == ("loginctl", "enable-linger") for call in runner.calls)
+    apply_fixes([finding])
+    assert finding.fixed is True
+    assert runner.calls[-1][:2] == ("loginctl", "enable-linger")
+
+
+def test_doctor_linger_unknown_is_information_only(tmp_path: Path) -> None:
+    from openclaw.service.doctor import DoctorContext, check_linger
+
+    runner = RecordingRunner(returncode=1, stderr="Failed to connect to bus: No such file")
+    backend = SystemdBackend(profile_in(tmp_path), env={"HOME": str(tmp_path)}, runner=runner)
+    [finding] = check_linger(DoctorContext(profile_in(tmp_path), backend))
+    assert finding.severity == "info" and finding.repair is None
+    assert "cannot tell" in finding.message
