@@ -20,12 +20,16 @@ from openclaw.errors import ConfigError
 
 __all__ = [
     "AuthConfig",
+    "ChannelsConfig",
     "Config",
     "GatewayConfig",
     "HeartbeatConfig",
     "LoggingConfig",
+    "MessagesConfig",
     "RateLimitConfig",
     "ServiceConfig",
+    "TelegramAccountConfig",
+    "TelegramConfig",
     "load_config",
     "parse_config",
     "parse_duration_ms",
@@ -122,6 +126,46 @@ class ServiceConfig(_Section, frozen=True):
     memory_max: MemoryLimit | None = None
 
 
+ChatId = int | str
+
+
+class TelegramAccountConfig(_Section, frozen=True):
+    """One Telegram bot. Unset fields fall back to ``channels.telegram``'s."""
+
+    enabled: bool = True
+    bot_token: str | None = None
+    bot_token_file: str | None = None
+    api_root: str | None = None
+    allow_from: tuple[ChatId, ...] | None = None
+    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=0, le=50)] | None = None
+
+
+class TelegramConfig(_Section, frozen=True):
+    """``channels.telegram``: the default bot, and more under ``accounts``."""
+
+    enabled: bool = True
+    bot_token: str | None = None
+    bot_token_file: str | None = None
+    api_root: str = "https://api.telegram.org"
+    allow_from: tuple[ChatId, ...] = ()
+    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=0, le=50)] = 25
+    accounts: dict[str, TelegramAccountConfig] = msgspec.field(default_factory=dict)
+
+
+class ChannelsConfig(_Section, frozen=True):
+    """Chat channels."""
+
+    telegram: TelegramConfig | None = None
+
+
+class MessagesConfig(_Section, frozen=True):
+    """Outbound delivery and the inbox (durations like ``"30s"``, ``"24h"``, ``"7d"``)."""
+
+    send_timeout: str = "30s"
+    retention: str = "24h"
+    inbox_retention: str = "7d"
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"schema": "$schema"}):
     """The whole validated config (all defaults when there is no file)."""
 
@@ -130,6 +174,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
     service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
+    channels: ChannelsConfig = msgspec.field(default_factory=ChannelsConfig)
+    messages: MessagesConfig = msgspec.field(default_factory=MessagesConfig)
 
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -181,6 +227,28 @@ def _check(config: Config, source: str | None) -> None:
         raise ConfigError(
             source, "agents.defaults.heartbeat.every", "must be at least 1s (or 0 to turn it off)"
         )
+    for key in ("send_timeout", "retention", "inbox_retention"):
+        name = "messages." + "".join(
+            part if i == 0 else part.title() for i, part in enumerate(key.split("_")))
+        try:
+            value = parse_duration_ms(getattr(config.messages, key))
+        except ValueError as exc:
+            raise ConfigError(source, name, str(exc)) from None
+        if value < 1000:
+            raise ConfigError(source, name, "must be at least 1s")
+    telegram = config.channels.telegram
+    if telegram is not None:
+        bots: list[tuple[str, TelegramConfig | TelegramAccountConfig]] = [("", telegram)]
+        bots += list(telegram.accounts.items())
+        for account_id, account in bots:
+            prefix = "channels.telegram" + (f".accounts.{account_id}" if account_id else "")
+            if account.bot_token and account.bot_token_file:
+                raise ConfigError(source, f"{prefix}.botTokenFile",
+                                  "set botToken or botTokenFile, not both")
+            if account.api_root is not None and not account.api_root.startswith(
+                    ("https://", "http://")):
+                raise ConfigError(source, f"{prefix}.apiRoot",
+                                  f"must be an http(s) URL, got {account.api_root!r}")
 
 
 def parse_config(document: dict[str, Any], source: str | None = None) -> Config:

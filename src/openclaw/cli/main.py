@@ -165,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also scan system-level services")
     _service_options(doctor)
 
+    message = _command(commands, "message", "openclaw.cli.message_cmd:usage",
+                       "send messages through the gateway's channels")
+    message_sub = message.add_subparsers(title="message commands", metavar="SUBCOMMAND",
+                                         parser_class=_Parser)
+    send = _command(message_sub, "send", "openclaw.cli.message_cmd:send",
+                    "send a message (idempotent; safe to retry with the same key)")
+    send.add_argument("--target", "--to", required=True, metavar="T",
+                      help="chat: a numeric id or @channel (per channel)")
+    send.add_argument("--message", "-m", metavar="M", help="text (the caption with --media)")
+    send.add_argument("--media", action="append", metavar="PATH_OR_URL",
+                      help="attach a file or URL (repeatable)")
+    send.add_argument("--channel", help="channel (default: the first configured)")
+    send.add_argument("--account", help="channel account (default: the channel's default)")
+    send.add_argument("--idempotency-key", metavar="K",
+                      help="delivery key; generated and printed when omitted")
+    _client_options(send, 45_000)
+
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")
     _client_options(top_health, 10_000)

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from openclaw import __version__
 from openclaw.config import Config, load_config
@@ -32,6 +32,9 @@ from openclaw.logs import LEVELS, FileLog, Redactor, setup_logging
 from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
 from openclaw.service.envfile import load_into_environ
+
+if TYPE_CHECKING:
+    from openclaw.gateway.messaging import Messaging
 
 __all__ = ["RunOptions", "run_gateway"]
 
@@ -216,7 +219,9 @@ async def _serve(
     profile: Profile,
     options: RunOptions,
     file_log: FileLog,
+    messaging: Messaging,
 ) -> int:
+    from openclaw.gateway.dispatch import READ
     from openclaw.gateway.server import Gateway
 
     gateway = Gateway(
@@ -239,6 +244,12 @@ async def _serve(
             log.warning("--force: stopping stale gateway pid %d holding port %d",
                         stale, settings.port)
             await asyncio.to_thread(_terminate, stale)
+    def on_message(event: dict[str, Any]) -> None:
+        gateway.bus.broadcast("message", event, scope=READ)
+
+    messaging.on_message = on_message
+    gateway.messaging = messaging
+    messaging.start()
     _write_runtime(profile, settings, gateway.port, gateway.boot_id)
     supervisor = SupervisorLink()
     loop = asyncio.get_running_loop()
@@ -265,7 +276,12 @@ async def _serve(
     log.info("received %s: shutting down", signals_seen[0])
     supervisor.stopping(f"draining ({signals_seen[0]})")
     watchdog.cancel()
-    await gateway.shutdown("gateway stopping", config.gateway.drain_timeout_ms / 1000)
+    drain_s = config.gateway.drain_timeout_ms / 1000
+    started = time.monotonic()
+    gateway.draining = True
+    await messaging.shutdown(drain_s * 0.6)
+    drain_s = max(1.0, drain_s - (time.monotonic() - started))
+    await gateway.shutdown("gateway stopping", drain_s)
     profile.runtime_path.unlink(missing_ok=True)
     log.info("gateway stopped")
     return 0
@@ -308,6 +324,11 @@ def run_gateway(profile: Profile, flags: GatewayFlags, options: RunOptions) -> i
         logging.getLogger("openclaw.gateway.ws").setLevel(logging.DEBUG)
     else:
         logging.getLogger("openclaw.gateway.ws").setLevel(logging.WARNING)
+    from openclaw.gateway.messaging import Messaging
+
+    messaging = Messaging(config, str(profile.config_path) if config_exists else None, profile)
+    for secret in messaging.secrets:
+        redactor.add_secret(secret)
     _say_how_configured(profile, config_exists, settings)
     installed_by = os.environ.get("OPENCLAW_SERVICE_VERSION")
     if installed_by and installed_by != __version__:
@@ -317,7 +338,9 @@ def run_gateway(profile: Profile, flags: GatewayFlags, options: RunOptions) -> i
             installed_by, __version__,
         )
     try:
-        return asyncio.run(_serve(config, config_exists, settings, profile, options, file_log))
+        return asyncio.run(
+            _serve(config, config_exists, settings, profile, options, file_log, messaging)
+        )
     except OpenClawError as exc:
         log.error("%s", exc.message)
         raise

@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import Server, serve
 from websockets.asyncio.server import ServerConnection as WebSocket
@@ -46,6 +46,9 @@ from openclaw.protocol.connection import (
 )
 from openclaw.protocol.frames import encode, encode_response
 
+if TYPE_CHECKING:
+    from openclaw.gateway.messaging import Messaging
+
 __all__ = ["PREAUTH_MAX_PAYLOAD", "Gateway"]
 
 log = logging.getLogger("openclaw.gateway")
@@ -57,7 +60,8 @@ wsproto_log.setLevel(logging.WARNING)
 
 PREAUTH_MAX_PAYLOAD = 64 * 1024
 DEFAULT_AGENT_ID = "main"
-_EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown"]
+_EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
+           "message"]
 
 
 def _now_ms() -> int:
@@ -142,6 +146,7 @@ class Gateway:
         register_all(self.dispatcher)
         self.ready = False
         self.draining = False
+        self.messaging: Messaging | None = None
         self.server: Server | None = None
         self.port = settings.port
         self._tick_task: asyncio.Task[None] | None = None
@@ -195,6 +200,8 @@ class Gateway:
                 "uptimeMs": self.uptime_ms,
             },
         }
+        if self.messaging is not None:
+            snapshot.update(self.messaging.health())
         snapshot["durationMs"] = round((time.perf_counter() - started) * 1000)
         return snapshot
 
@@ -306,12 +313,16 @@ class Gateway:
                 http.HTTPStatus.OK, {"ok": True, "status": "live", "uptimeMs": self.uptime_ms}
             )
         if path in ("/ready", "/readyz"):
-            if self.ready and not self.draining:
+            channels_ready = self.messaging is None or self.messaging.ready
+            if self.ready and not self.draining and channels_ready:
                 return self._json_response(http.HTTPStatus.OK, {"ok": True, "status": "ready"})
             status = "draining" if self.draining else "starting"
-            return self._json_response(
-                http.HTTPStatus.SERVICE_UNAVAILABLE, {"ok": False, "status": status}
-            )
+            body: dict[str, Any] = {"ok": False, "status": status}
+            if self.messaging is not None and not channels_ready:
+                body["waitingFor"] = [
+                    f"{name}/{account}" for (name, account), s
+                    in self.messaging.channels.supervisors.items() if not s.started.is_set()]
+            return self._json_response(http.HTTPStatus.SERVICE_UNAVAILABLE, body)
         return self._json_response(
             http.HTTPStatus.NOT_FOUND,
             {"ok": False, "error": f"not found: {path[:100]}",

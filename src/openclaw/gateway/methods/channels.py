@@ -1,4 +1,4 @@
-"""``channels.status``: per-channel, per-account state (no channels are built in yet)."""
+"""``channels.status``: per-channel, per-account state from the channel supervisors."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def register(dispatcher: Dispatcher) -> None:
 
     @dispatcher.register("channels.status", READ, ChannelsStatusParams)
     def channels_status(ctx: Context, params: ChannelsStatusParams) -> dict[str, Any]:
+        if ctx.gateway.messaging is not None:
+            payload: dict[str, Any] = ctx.gateway.messaging.channels.status_payload()
+            return payload
         return {
             "ts": int(time.time() * 1000),
             "channelOrder": [],

@@ -1,0 +1,1 @@
+"""Chat channels: the plug-in interface, a supervisor per account, and Telegram."""

@@ -1,0 +1,132 @@
+"""What every chat channel provides, and the errors it reports.
+
+A channel account is one bot/login on one network. The gateway talks to it only
+through :class:`Channel`: ``connect`` (verify credentials, e.g. Telegram's
+``getMe``), ``poll`` (one round of receiving, e.g. one long poll; inbound messages
+are handed to a sink), ``send`` (text or media to one chat), ``normalize_target``
+(turn what a user typed into a chat id, or refuse it), ``snapshot`` fields of its own.
+Keeping to one round per ``poll`` call is what lets the supervisor impose a
+liveness deadline on it: a round that does not finish in time is a stall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from openclaw.errors import OpenClawError, UsageError
+
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "InboundMessage",
+    "InboundSink",
+    "OutboundMessage",
+    "SendReceipt",
+    "TargetError",
+]
+
+
+class ChannelError(OpenClawError):
+    """A channel call failed.
+
+    Attributes:
+        transient: the same call may succeed later (network down, 5xx, 429).
+        retry_after_s: the channel asked to wait this long before trying again.
+        maybe_delivered: the request may have reached the network before it failed
+            (a read timeout after sending); retrying could deliver it twice.
+        status: the remote status code, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after_s: float | None = None,
+        maybe_delivered: bool = False,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after_s = retry_after_s
+        self.maybe_delivered = maybe_delivered
+        self.status = status
+
+
+class TargetError(UsageError):
+    """``to`` cannot name a chat on this channel (answered as ``INVALID_REQUEST``)."""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message a channel received (the ``message`` event's payload, plus its origin)."""
+
+    channel: str
+    account_id: str
+    message_id: str
+    chat_id: str
+    sender: str
+    text: str
+    ts: int
+    sender_name: str | None = None
+
+    def to_event(self) -> dict[str, Any]:
+        """The protocol's ``message`` event payload."""
+        return {"channel": self.channel, "accountId": self.account_id, "from": self.sender,
+                "chatId": self.chat_id, "text": self.text, "ts": self.ts,
+                "messageId": self.message_id}
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to deliver: text, and optionally media (local paths or URLs)."""
+
+    chat_id: str
+    text: str = ""
+    media: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """What the network said about a delivered message."""
+
+    message_id: str
+    chat_id: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: Called with each inbound message a poll round received, plus the channel-specific
+#: cursor to persist together with it (e.g. Telegram's next update offset). The sink
+#: stores both in one transaction, so a message is handled once across restarts.
+InboundSink = Callable[[list[InboundMessage], str | None], Awaitable[None]]
+
+
+class Channel(Protocol):
+    """One account of one chat network."""
+
+    name: str
+    account_id: str
+
+    async def connect(self) -> dict[str, Any]:
+        """Verify credentials and reachability; return facts for the snapshot."""
+
+    async def poll(self, cursor: str | None, sink: InboundSink) -> None:
+        """Receive one round (may block up to the channel's long-poll time)."""
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        """Deliver one message; raise :class:`ChannelError` on failure."""
+
+    def normalize_target(self, to: str) -> str:
+        """The chat id ``to`` names; raise :class:`TargetError` when it names none."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Channel-specific snapshot fields (never secrets)."""
+
+    @property
+    def poll_deadline_s(self) -> float:
+        """How long one ``poll`` round may take before it counts as stalled."""
+
+    async def close(self) -> None:
+        """Release network resources."""

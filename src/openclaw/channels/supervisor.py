@@ -1,0 +1,172 @@
+"""One supervisor per channel account: keep it connected, notice stalls, back off.
+
+The supervisor owns the account's receive loop: ``connect`` then ``poll`` rounds,
+each bounded by the channel's ``poll_deadline_s``. Any failure, and any round that
+overruns its deadline (a stalled long poll that would otherwise hang forever),
+ends the loop; the supervisor closes nothing it does not own, waits with
+exponential backoff and full jitter, and starts again, for as long as the gateway
+runs. Its state is the account snapshot ``channels.status`` and ``health`` show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from openclaw.channels.base import Channel, InboundMessage
+from openclaw.errors import OpenClawError
+
+__all__ = ["Backoff", "ChannelSupervisor"]
+
+log = logging.getLogger("openclaw.channels")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Backoff:
+    """Exponential backoff with full jitter: ``uniform(0, min(cap, base·2ⁿ))``, at least
+    ``floor``; reset after a success."""
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0, floor: float = 0.2,
+                 rng: random.Random | None = None) -> None:
+        self.base, self.cap, self.floor = base, cap, floor
+        self.attempt = 0
+        self.rng = rng or random.Random()
+
+    def next(self) -> float:
+        """The next delay, in seconds."""
+        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        self.attempt += 1
+        return max(self.floor, self.rng.uniform(0, ceiling))
+
+    def reset(self) -> None:
+        """Back to the shortest delay."""
+        self.attempt = 0
+
+
+Sink = Callable[[Channel, list[InboundMessage], str | None], Awaitable[None]]
+
+
+class ChannelSupervisor:
+    """Runs one channel account and reports its state."""
+
+    def __init__(self, channel: Channel, load_cursor: Callable[[], str | None], sink: Sink,
+                 *, backoff: Backoff | None = None, connect_timeout_s: float = 30.0) -> None:
+        self.channel = channel
+        self.load_cursor = load_cursor
+        self.sink = sink
+        self.backoff = backoff or Backoff()
+        self.connect_timeout_s = connect_timeout_s
+        self.running = False
+        self.connected = False
+        self.started = asyncio.Event()  # set once the first connect succeeded
+        self.reconnect_attempts = 0
+        self.last_error: str | None = None
+        self.last_connected_at: int | None = None
+        self.last_start_at: int | None = None
+        self.last_stop_at: int | None = None
+        self.last_inbound_at: int | None = None
+        self.last_outbound_at: int | None = None
+        self.next_retry_at: int | None = None
+        self.info: dict[str, Any] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(channel name, account id)``."""
+        return self.channel.name, self.channel.account_id
+
+    def start(self) -> None:
+        """Start the receive loop in the background."""
+        if self._task is None:
+            self.running = True
+            self.last_start_at = _now_ms()
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"channel {self.channel.name}/{self.channel.account_id}")
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the loop and release the channel."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=timeout_s)
+        self.running = self.connected = False
+        self.last_stop_at = _now_ms()
+        try:
+            await self.channel.close()
+        except Exception:  # closing is best effort; the process may be exiting
+            log.debug("closing %s/%s failed", *self.key, exc_info=True)
+
+    async def _deliver(self, messages: list[InboundMessage], cursor: str | None) -> None:
+        if messages:
+            self.last_inbound_at = _now_ms()
+        await self.sink(self.channel, messages, cursor)
+
+    async def _session(self) -> None:
+        self.info = await asyncio.wait_for(self.channel.connect(), self.connect_timeout_s)
+        self.connected = True
+        self.last_connected_at = _now_ms()
+        self.last_error = None
+        self.next_retry_at = None
+        self.backoff.reset()
+        self.started.set()
+        log.info("%s/%s connected", *self.key)
+        deadline = self.channel.poll_deadline_s
+        while not self._stopping:
+            cursor = self.load_cursor()
+            try:
+                await asyncio.wait_for(self.channel.poll(cursor, self._deliver), deadline)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"poll stalled: no answer within {deadline:g}s; reconnecting") from None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            asked_wait: float | None = None
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except (OpenClawError, TimeoutError) as exc:
+                self.last_error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                asked_wait = getattr(exc, "retry_after_s", None)
+            except Exception as exc:  # a bug in a channel must not end supervision
+                log.exception("%s/%s failed", *self.key)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self.connected = False
+            if self._stopping:
+                break
+            self.reconnect_attempts += 1
+            delay = max(self.backoff.next(), asked_wait or 0.0)
+            self.next_retry_at = _now_ms() + int(delay * 1000)
+            log.warning("%s/%s: %s; retrying in %.1fs (attempt %d)", *self.key, self.last_error,
+                        delay, self.reconnect_attempts)
+            await asyncio.sleep(delay)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The AccountSnapshot of ``channels.status``."""
+        return {
+            "accountId": self.channel.account_id,
+            "enabled": True,
+            "configured": True,
+            "running": self.running,
+            "connected": self.connected,
+            "started": self.started.is_set(),
+            "reconnectAttempts": self.reconnect_attempts,
+            "lastError": self.last_error,
+            "lastConnectedAt": self.last_connected_at,
+            "lastStartAt": self.last_start_at,
+            "lastStopAt": self.last_stop_at,
+            "lastInboundAt": self.last_inbound_at,
+            "lastOutboundAt": self.last_outbound_at,
+            "nextRetryAt": self.next_retry_at,
+            **self.channel.snapshot(),
+        }

@@ -1,0 +1,571 @@
+"""The Telegram channel: one bot account over the Bot API (long polling, no webhook).
+
+Each configured bot becomes a :class:`TelegramAccount` (:func:`telegram_accounts`
+resolves tokens and inheritance from ``channels.telegram``), and each account a
+:class:`TelegramChannel`, which implements :class:`~openclaw.channels.base.Channel`:
+
+* ``connect`` calls ``getMe`` to check the token;
+* ``poll`` makes one ``getUpdates`` long poll, turns text messages from allowed
+  senders into :class:`InboundMessage` and hands them, together with the next
+  update offset, to the sink in one call (so the offset is stored in the same
+  transaction as the messages, and a restart neither loses nor repeats one);
+* ``send`` delivers text with ``sendMessage`` and media with ``sendPhoto`` /
+  ``sendDocument`` (local files are uploaded, http(s) URLs are passed to Telegram).
+
+The bot token is part of every request URL (``/bot<token>/method``), so every error
+message built here is scrubbed of it, and errors are raised ``from None`` so the
+httpx exception (whose request carries the URL) is not printed in tracebacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from openclaw.channels.base import (
+    ChannelError,
+    InboundMessage,
+    InboundSink,
+    OutboundMessage,
+    SendReceipt,
+    TargetError,
+)
+from openclaw.config import Config, TelegramAccountConfig, TelegramConfig
+from openclaw.errors import ConfigError
+
+__all__ = [
+    "ENV_TOKEN",
+    "TelegramAccount",
+    "TelegramChannel",
+    "telegram_accounts",
+]
+
+logger = logging.getLogger("openclaw.channels.telegram")
+
+#: The environment variable that supplies the top-level ("default") bot's token.
+ENV_TOKEN: Final = "TELEGRAM_BOT_TOKEN"
+DEFAULT_ACCOUNT: Final = "default"
+
+_MASK = "***"
+_NO_TOKEN = f"no bot token: set botToken, botTokenFile or {ENV_TOKEN}"
+_CALL_TIMEOUT_S = 30.0  # getMe, sendMessage, uploads (per read/write, not in total)
+_POLL_SLACK_S = 10  # the HTTP timeout of getUpdates beyond its long-poll timeout
+_DEADLINE_SLACK_S = 15  # poll_deadline_s beyond the long-poll timeout
+_SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+_TEXT_LIMIT = 4096  # sendMessage text, in UTF-16 code units
+_CAPTION_LIMIT = 1024  # media caption
+_PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024  # bigger images are sent as documents
+_UPLOAD_LIMIT = 50 * 1024 * 1024  # the Bot API's upload limit for bots
+_NUMERIC = re.compile(r"-?\d+")
+_USERNAME = re.compile(r"@?([A-Za-z0-9_]{5,32})")
+_T_ME = re.compile(r"(?:https?://)?(?:www\.)?(?:t|telegram)\.me/([A-Za-z0-9_]{5,32})/?",
+                   re.IGNORECASE)
+
+
+# --- accounts ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TelegramAccount:
+    """One bot as the gateway runs it: the resolved token and effective settings.
+
+    ``allow_from`` holds user or chat ids as strings; ``"*"`` lets everyone in, and an
+    empty set lets nobody in (inbound messages are then only logged and dropped).
+    """
+
+    account_id: str
+    token: str = field(repr=False)
+    token_source: str  # "config" | "file" | "env"
+    api_root: str
+    allow_from: frozenset[str]
+    poll_timeout_s: int
+
+
+def telegram_accounts(
+    config: Config, source: str | None, environ: Mapping[str, str]
+) -> list[TelegramAccount]:
+    """Resolve ``channels.telegram`` into the bot accounts to run.
+
+    The top-level fields define account ``"default"``. It is included when it has a
+    token (``botToken``, ``botTokenFile`` or ``$TELEGRAM_BOT_TOKEN``) or when there is
+    no ``accounts`` section (a lone bot without a token is then an error). Each
+    enabled ``accounts.<id>`` takes its token from its own ``botToken`` /
+    ``botTokenFile`` only, and inherits ``apiRoot``, ``allowFrom`` and
+    ``pollTimeoutSeconds`` from the top level when it leaves them unset.
+    A relative ``botTokenFile`` is taken relative to the config file's directory.
+
+    Raises:
+        ConfigError: a token is missing, a token file cannot be read, or two accounts
+            share one bot (Telegram lets only one poller per bot).
+    """
+    telegram = config.channels.telegram
+    if telegram is None or not telegram.enabled:
+        return []
+    prefix = "channels.telegram"
+    accounts: list[TelegramAccount] = []
+    resolved = _resolve_token(telegram, prefix, source, environ)
+    if resolved is None and not telegram.accounts:
+        raise ConfigError(source, f"{prefix}.botToken", _NO_TOKEN)
+    if resolved is not None:
+        if DEFAULT_ACCOUNT in telegram.accounts:
+            raise ConfigError(
+                source, f"{prefix}.accounts.{DEFAULT_ACCOUNT}",
+                f'the top-level bot is already account "{DEFAULT_ACCOUNT}"; '
+                "rename this account or remove the top-level token")
+        token, token_source = resolved
+        accounts.append(TelegramAccount(
+            account_id=DEFAULT_ACCOUNT,
+            token=token,
+            token_source=token_source,
+            api_root=telegram.api_root.rstrip("/"),
+            allow_from=_allow_set(telegram.allow_from),
+            poll_timeout_s=telegram.poll_timeout_seconds,
+        ))
+    for account_id, entry in telegram.accounts.items():
+        if not entry.enabled:
+            continue
+        key = f"{prefix}.accounts.{account_id}"
+        resolved = _resolve_token(entry, key, source, None)
+        if resolved is None:
+            raise ConfigError(source, f"{key}.botToken",
+                              "no bot token: set botToken or botTokenFile")
+        token, token_source = resolved
+        accounts.append(TelegramAccount(
+            account_id=account_id,
+            token=token,
+            token_source=token_source,
+            api_root=(entry.api_root if entry.api_root is not None
+                      else telegram.api_root).rstrip("/"),
+            allow_from=_allow_set(entry.allow_from if entry.allow_from is not None
+                                  else telegram.allow_from),
+            poll_timeout_s=(entry.poll_timeout_seconds if entry.poll_timeout_seconds is not None
+                            else telegram.poll_timeout_seconds),
+        ))
+    seen: dict[str, str] = {}
+    for account in accounts:
+        other = seen.setdefault(account.token, account.account_id)
+        if other != account.account_id:
+            key = prefix if account.account_id == DEFAULT_ACCOUNT else (
+                f"{prefix}.accounts.{account.account_id}")
+            raise ConfigError(source, f"{key}.botToken",
+                              f'the same bot as account "{other}" '
+                              "(Telegram allows one poller per bot)")
+    return accounts
+
+
+def _resolve_token(
+    section: TelegramConfig | TelegramAccountConfig,
+    key: str,
+    source: str | None,
+    environ: Mapping[str, str] | None,
+) -> tuple[str, str] | None:
+    """``(token, source)`` from botToken, botTokenFile, then the environment."""
+    if section.bot_token and section.bot_token.strip():
+        return section.bot_token.strip(), "config"
+    if section.bot_token_file:
+        path = Path(section.bot_token_file).expanduser()
+        if not path.is_absolute() and source:
+            path = Path(source).expanduser().parent / path
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(source, f"{key}.botTokenFile",
+                              f"cannot read {path}: {reason}") from None
+        if not token:
+            raise ConfigError(source, f"{key}.botTokenFile", f"cannot read {path}: file is empty")
+        return token, "file"
+    if environ is not None:
+        token = (environ.get(ENV_TOKEN) or "").strip()
+        if token:
+            return token, "env"
+    return None
+
+
+def _allow_set(values: tuple[int | str, ...]) -> frozenset[str]:
+    return frozenset(text for text in (str(value).strip() for value in values) if text)
+
+
+# --- the channel ---------------------------------------------------------------------
+
+
+class TelegramChannel:
+    """One Telegram bot account, speaking the Bot API over one pooled HTTP client.
+
+    Implements :class:`openclaw.channels.base.Channel`. Errors are
+    :class:`ChannelError` with ``transient`` / ``retry_after_s`` / ``maybe_delivered``
+    set from what the failure proves: a refused connection never reached Telegram,
+    while a lost response to ``sendMessage`` may hide a delivered message.
+    """
+
+    name = "telegram"
+
+    def __init__(
+        self, account: TelegramAccount, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.account = account
+        self.account_id = account.account_id
+        self.username: str | None = None
+        self._token = account.token
+        self._client = httpx.AsyncClient(
+            base_url=f"{account.api_root}/bot{account.token}/",
+            timeout=_CALL_TIMEOUT_S,
+            transport=transport,
+        )
+
+    # -- Channel ----------------------------------------------------------------------
+
+    @property
+    def poll_deadline_s(self) -> float:
+        """One ``getUpdates`` round may take the long-poll time plus some slack."""
+        return float(self.account.poll_timeout_s + _DEADLINE_SLACK_S)
+
+    async def connect(self) -> dict[str, Any]:
+        """Check the token with ``getMe``; return ``{"bot": {"id", "username"}}``."""
+        me = await self._call("getMe")
+        if not isinstance(me, dict) or not isinstance(me.get("id"), int):
+            raise ChannelError(f"Telegram getMe returned no bot: {self._scrub(repr(me))}",
+                               transient=True)
+        username = me.get("username")
+        self.username = username if isinstance(username, str) else None
+        if not self.account.allow_from:
+            logger.info("telegram account %s: allowFrom is empty, so every inbound message "
+                        "will be ignored (add user or chat ids, or \"*\")", self.account_id)
+        return {"bot": {"id": me["id"], "username": self.username}}
+
+    async def poll(self, cursor: str | None, sink: InboundSink) -> None:
+        """One ``getUpdates`` long poll; allowed messages and the next offset go to ``sink``.
+
+        ``cursor`` is the next update offset (``None``: whatever Telegram has not had
+        confirmed yet). The sink is called once whenever any update arrived, even if
+        every one of them was ignored, so that the offset still moves past them.
+        """
+        params: dict[str, Any] = {
+            "timeout": self.account.poll_timeout_s,
+            "allowed_updates": ["message"],
+        }
+        offset = self._parse_cursor(cursor)
+        if offset is not None:
+            params["offset"] = offset
+        updates = await self._call(
+            "getUpdates", params, timeout=self.account.poll_timeout_s + _POLL_SLACK_S)
+        if not isinstance(updates, list):
+            raise ChannelError("Telegram getUpdates returned no list of updates", transient=True)
+        max_id: int | None = None
+        accepted: list[InboundMessage] = []
+        for update in updates:
+            if not isinstance(update, dict):
+                continue
+            update_id = update.get("update_id")
+            if not isinstance(update_id, int) or isinstance(update_id, bool):
+                continue
+            max_id = update_id if max_id is None else max(max_id, update_id)
+            message = self._inbound(update.get("message"))
+            if message is None:
+                continue
+            if self._allowed(message):
+                accepted.append(message)
+            else:
+                logger.info("ignored message from %s in chat %s: not in allowFrom",
+                            message.sender, message.chat_id)
+        if max_id is not None:
+            await sink(accepted, str(max_id + 1))
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        """Deliver text and/or media to one chat; the receipt names the last message.
+
+        Media go one message each, in order: images (``.jpg .jpeg .png .gif .webp``)
+        with ``sendPhoto``, anything else with ``sendDocument``. The text is the first
+        item's caption when it fits Telegram's 1024-character limit, otherwise it is
+        sent first on its own. Text longer than 4096 characters is split.
+
+        Raises:
+            ChannelError: not transient for a missing local file or a refusal
+                (e.g. "chat not found"); ``maybe_delivered`` once any part went out.
+        """
+        chat_id: int | str = (int(message.chat_id) if _NUMERIC.fullmatch(message.chat_id)
+                              else message.chat_id)
+        items = [await self._media_item(item) for item in message.media]
+        if not message.text and not items:
+            raise ChannelError("nothing to send: the message has no text and no media",
+                               transient=False)
+        steps: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        caption: str | None = None
+        if message.text:
+            if items and _utf16_len(message.text) <= _CAPTION_LIMIT:
+                caption = message.text
+            else:
+                steps.extend(("sendMessage", {"chat_id": chat_id, "text": chunk}, None)
+                             for chunk in _split_text(message.text, _TEXT_LIMIT))
+        for index, (method, field_name, value) in enumerate(items):
+            params: dict[str, Any] = {"chat_id": chat_id}
+            if index == 0 and caption is not None:
+                params["caption"] = caption
+            if isinstance(value, str):
+                params[field_name] = value
+                steps.append((method, params, None))
+            else:
+                steps.append((method, params, {field_name: value}))
+        results: list[dict[str, Any]] = []
+        for method, params, files in steps:
+            try:
+                result = await self._call(method, params, files)
+            except ChannelError as exc:
+                if not results:
+                    raise
+                raise ChannelError(
+                    f"{exc.message} (after {len(results)} of {len(steps)} messages "
+                    "were delivered)",
+                    transient=exc.transient, retry_after_s=exc.retry_after_s,
+                    maybe_delivered=True, status=exc.status) from None
+            if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
+                raise ChannelError(f"Telegram {method} returned no message id",
+                                   transient=True, maybe_delivered=True)
+            results.append(result)
+        last = results[-1]
+        chat = last.get("chat")
+        chat_text = (str(chat["id"]) if isinstance(chat, dict) and "id" in chat
+                     else str(chat_id))
+        return SendReceipt(
+            message_id=str(last["message_id"]),
+            chat_id=chat_text,
+            extra={"messageIds": [str(result["message_id"]) for result in results]},
+        )
+
+    def normalize_target(self, to: str) -> str:
+        """The chat ``to`` names: a numeric id, or ``@name`` (also from a t.me link).
+
+        An optional ``telegram:`` prefix is accepted. Raises :class:`TargetError` for
+        anything else, before any network call is made.
+        """
+        text = to.strip()
+        if text[:9].lower() == "telegram:":
+            text = text[9:].strip()
+        if _NUMERIC.fullmatch(text):
+            return text
+        if text.startswith("@"):
+            match = _USERNAME.fullmatch(text)
+            if match:
+                return "@" + match[1]
+        else:
+            match = _T_ME.fullmatch(text)
+            if match:
+                return "@" + match[1]
+        raise TargetError(
+            f"not a Telegram chat: {to!r} (use a numeric chat id or @channelname)")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Facts for ``channels.status`` (never the token)."""
+        return {
+            "bot": self.username,
+            "apiRoot": self.account.api_root,
+            "tokenSource": self.account.token_source,
+            "allowFrom": sorted(self.account.allow_from),
+            "pollTimeoutSeconds": self.account.poll_timeout_s,
+        }
+
+    async def close(self) -> None:
+        """Close the HTTP client and its pooled connections."""
+        await self._client.aclose()
+
+    # -- the Bot API ------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        *,
+        timeout: float = _CALL_TIMEOUT_S,
+    ) -> Any:
+        """POST one Bot API method and return its ``result``, or raise ChannelError."""
+        sending = method in _SEND_METHODS
+        try:
+            if files:
+                data = {key: str(value) for key, value in (params or {}).items()}
+                response = await self._client.post(method, data=data, files=files,
+                                                   timeout=timeout)
+            elif params:
+                response = await self._client.post(method, json=params, timeout=timeout)
+            else:
+                response = await self._client.post(method, timeout=timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                httpx.ProxyError) as exc:
+            raise self._network_error(method, exc, maybe_delivered=False) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise ChannelError(f"Telegram {method}: bad apiRoot: {self._scrub(str(exc))}",
+                               transient=False) from None
+        except httpx.TransportError as exc:
+            # ReadTimeout, ReadError, WriteError, RemoteProtocolError, ...: the request
+            # may have reached Telegram, so a send may have been delivered.
+            raise self._network_error(method, exc, maybe_delivered=sending) from None
+        return self._decode(method, response, sending)
+
+    def _decode(self, method: str, response: httpx.Response, sending: bool) -> Any:
+        status = response.status_code
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("ok"), bool):
+            # A proxy's error page, or a truncated answer: for a send, we cannot tell
+            # whether Telegram got the request.
+            raise ChannelError(
+                f"Telegram {method}: HTTP {status} {response.reason_phrase} "
+                "with a body that is not a Bot API answer",
+                transient=True, maybe_delivered=sending, status=status)
+        if envelope["ok"]:
+            return envelope.get("result")
+        code = envelope.get("error_code")
+        code = code if isinstance(code, int) else status
+        description = self._scrub(str(envelope.get("description") or f"HTTP {status}"))
+        parameters = envelope.get("parameters")
+        parameters = parameters if isinstance(parameters, dict) else {}
+        if code == 401 or (code == 404 and method == "getMe"):
+            reason = "Unauthorized" if code == 401 else "Not Found"
+            raise ChannelError(f"Telegram refused the bot token ({code} {reason})",
+                               transient=False, status=code)
+        if code == 429:
+            retry_after = parameters.get("retry_after")
+            raise ChannelError(
+                f"Telegram {method}: {description}", transient=True, status=code,
+                retry_after_s=(float(retry_after) if isinstance(retry_after, (int, float))
+                               else None))
+        message = f"Telegram {method}: {description}"
+        migrated = parameters.get("migrate_to_chat_id")
+        if isinstance(migrated, int):
+            message += f" (the group is now chat {migrated})"
+        # 409 is another poller on the same bot (it may go away: transient) or a
+        # webhook that must be deleted first (it will not go away by itself).
+        transient = code >= 500 or (code == 409 and "webhook" not in description.lower())
+        raise ChannelError(message, transient=transient, status=code)
+
+    def _network_error(
+        self, method: str, exc: httpx.TransportError, *, maybe_delivered: bool
+    ) -> ChannelError:
+        detail = self._scrub(str(exc)) or type(exc).__name__
+        message = f"Telegram {method}: {type(exc).__name__}: {detail}"
+        if maybe_delivered:
+            message += " (the message may have been delivered)"
+        return ChannelError(message, transient=True, maybe_delivered=maybe_delivered)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the bot token (raw or URL-encoded)."""
+        for form in {self._token, quote(self._token, safe=""), quote(self._token)}:
+            if form:
+                text = text.replace(form, _MASK)
+        return text
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _parse_cursor(self, cursor: str | None) -> int | None:
+        if cursor is None or cursor == "":
+            return None
+        try:
+            return int(cursor)
+        except ValueError:
+            logger.warning("telegram account %s: ignoring a stored cursor that is not an "
+                           "update offset: %r", self.account_id, cursor)
+            return None
+
+    def _inbound(self, message: Any) -> InboundMessage | None:
+        """The InboundMessage for a Bot API Message with text or a caption, else None."""
+        if not isinstance(message, dict):
+            return None
+        text = message.get("text")
+        if not isinstance(text, str):
+            text = message.get("caption")
+        chat = message.get("chat")
+        message_id = message.get("message_id")
+        if (not isinstance(text, str) or not isinstance(chat, dict) or "id" not in chat
+                or not isinstance(message_id, int)):
+            return None
+        sender = message.get("from")
+        if not isinstance(sender, dict) or "id" not in sender:
+            # Anonymous group admins and channels speak as a chat.
+            sender = message.get("sender_chat")
+            if not isinstance(sender, dict) or "id" not in sender:
+                sender = chat
+        name = sender.get("username") or sender.get("first_name") or sender.get("title")
+        date = message.get("date")
+        return InboundMessage(
+            channel=self.name,
+            account_id=self.account_id,
+            message_id=str(message_id),
+            chat_id=str(chat["id"]),
+            sender=str(sender["id"]),
+            text=text,
+            ts=int(date) * 1000 if isinstance(date, (int, float)) else 0,
+            sender_name=name if isinstance(name, str) else None,
+        )
+
+    def _allowed(self, message: InboundMessage) -> bool:
+        allow = self.account.allow_from
+        return "*" in allow or message.sender in allow or message.chat_id in allow
+
+    async def _media_item(self, item: str) -> tuple[str, str, str | tuple[str, bytes]]:
+        """``(method, field, value)``: a URL string, or ``(file name, bytes)`` to upload."""
+        if item.startswith(("http://", "https://")):
+            photo = Path(urlsplit(item).path).suffix.lower() in _IMAGE_SUFFIXES
+            return ("sendPhoto", "photo", item) if photo else ("sendDocument", "document", item)
+        path = Path(item).expanduser()
+        try:
+            size = path.stat().st_size if path.is_file() else -1
+        except OSError:
+            size = -1
+        if size < 0:
+            raise ChannelError(f"media file not found: {item}", transient=False)
+        if size > _UPLOAD_LIMIT:
+            raise ChannelError(
+                f"media file too large for Telegram ({size // (1024 * 1024)} MB, "
+                f"at most {_UPLOAD_LIMIT // (1024 * 1024)} MB): {item}", transient=False)
+        try:
+            content = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            raise ChannelError(f"cannot read media file {item}: {exc.strerror or exc}",
+                               transient=False) from None
+        upload = (os.path.basename(path), content)
+        if path.suffix.lower() in _IMAGE_SUFFIXES and size <= _PHOTO_UPLOAD_LIMIT:
+            return "sendPhoto", "photo", upload
+        return "sendDocument", "document", upload
+
+
+def _utf16_len(text: str) -> int:
+    """Telegram counts lengths in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _split_text(text: str, limit: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` UTF-16 units, at a line break
+    (or else a space) when there is one in the second half of a piece."""
+    chunks: list[str] = []
+    while _utf16_len(text) > limit:
+        end = 0
+        units = 0
+        for char in text:
+            units += 2 if ord(char) > 0xFFFF else 1
+            if units > limit:
+                break
+            end += 1
+        cut = text.rfind("\n", end // 2, end)
+        if cut <= 0:
+            cut = text.rfind(" ", end // 2, end)
+        if cut > 0:  # drop the separator itself
+            chunks.append(text[:cut])
+            text = text[cut + 1:]
+        else:
+            chunks.append(text[:end])
+            text = text[end:]
+    if text:
+        chunks.append(text)
+    return chunks

@@ -1,0 +1,91 @@
+"""Channels, the send ledger and the inbox, started and stopped as one part.
+
+Built before the gateway listens, so a channel config error exits 78 and a broken
+database exits with its path, before any client is accepted. Started once the
+port is open: the ledger recovers from a crash, queued sends resume, channels
+connect in the background. Stopped first at shutdown, so sends in progress can
+finish within the drain budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from openclaw.channels.base import InboundMessage
+from openclaw.channels.manager import ChannelManager, build_channels
+from openclaw.config import Config, parse_duration_ms
+from openclaw.gateway.sending import SendService
+from openclaw.paths import Profile
+from openclaw.store.db import open_database
+from openclaw.store.inbox import Inbox
+from openclaw.store.ledger import Ledger, now_ms
+
+__all__ = ["Messaging"]
+
+log = logging.getLogger("openclaw.gateway")
+
+
+class Messaging:
+    """The gateway's messaging part: database, channel supervisors, send service."""
+
+    def __init__(self, config: Config, source: str | None, profile: Profile) -> None:
+        channels = build_channels(config, source, os.environ)
+        self.secrets: list[str] = [
+            token for c in channels
+            if isinstance(token := getattr(getattr(c, "account", None), "token", None), str)]
+        self.db_path = profile.state_dir / "gateway.db"
+        self.db = open_database(self.db_path)
+        self.ledger = Ledger(self.db)
+        self.inbox = Inbox(self.db)
+        self.on_message: Callable[[dict[str, Any]], None] = lambda event: None
+        self.channels = ChannelManager(channels, self.inbox, self._inbound)
+        messages = config.messages
+        self.inbox_retention_ms = parse_duration_ms(messages.inbox_retention)
+        self.sends = SendService(self.ledger, self.channels,
+                                 timeout_ms=parse_duration_ms(messages.send_timeout),
+                                 retention_ms=parse_duration_ms(messages.retention))
+        self._prune_task: asyncio.Task[None] | None = None
+
+    def _inbound(self, seq: int, message: InboundMessage) -> None:
+        self.on_message({**message.to_event(), "seq": seq})
+
+    @property
+    def ready(self) -> bool:
+        """Every configured channel account has connected at least once."""
+        return self.channels.all_started
+
+    def start(self) -> None:
+        """Recover the ledger, resume queued sends, start channels and pruning."""
+        self.sends.resume()
+        self.channels.start_all()
+        self.sends.start_pruning()
+
+        async def prune_inbox() -> None:
+            while True:
+                self.inbox.prune(now_ms() - self.inbox_retention_ms)
+                await asyncio.sleep(3600)
+        self._prune_task = asyncio.get_running_loop().create_task(prune_inbox())
+
+    async def shutdown(self, drain_s: float) -> None:
+        """Finish sends in progress (bounded), stop channels, close the database."""
+        if self._prune_task is not None:
+            self._prune_task.cancel()
+        await self.sends.shutdown(drain_s)
+        await self.channels.stop_all(timeout_s=min(5.0, max(0.5, drain_s)))
+        self.db.close()
+
+    def health(self) -> dict[str, Any]:
+        """Per-channel summary for the ``health`` snapshot."""
+        payload = self.channels.status_payload()
+        return {
+            "channels": {name: {**summary, "accounts": {
+                snap["accountId"]: snap for snap in payload["channelAccounts"][name]}}
+                for name, summary in payload["channels"].items()},
+            "channelOrder": payload["channelOrder"],
+            "channelLabels": payload["channelLabels"],
+            "outbox": self.ledger.counts(),
+        }

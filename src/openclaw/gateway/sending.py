@@ -1,0 +1,228 @@
+"""``send``: durable, idempotent delivery through the ledger and the channels.
+
+Per idempotency key, exactly one delivery task exists in this process; every
+request with that key (concurrent, repeated, or after a reconnect) waits for the
+same outcome. Before any network call the key is committed as ``attempting``, so
+a crash leaves evidence and a retry is told "outcome unknown" rather than sending
+a second copy. Transient failures (the network, 5xx, 429 with its ``retry_after``)
+are retried from the outbox with backoff until the send deadline; queued keys
+survive a restart and are resumed at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from openclaw.channels.base import ChannelError, OutboundMessage
+from openclaw.channels.manager import ChannelManager
+from openclaw.channels.supervisor import ChannelSupervisor
+from openclaw.errors import OpenClawError, RequestError
+from openclaw.store.ledger import Ledger, SendRecord, now_ms
+
+__all__ = ["SendService"]
+
+log = logging.getLogger("openclaw.send")
+
+_OUTCOME_UNKNOWN = {"reason": "outcome-unknown"}
+
+
+def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return error
+
+
+class SendService:
+    """Accepts ``send`` requests and sees each key through to one final outcome."""
+
+    def __init__(self, ledger: Ledger, channels: ChannelManager, *, timeout_ms: int,
+                 retention_ms: int, rng: random.Random | None = None) -> None:
+        self.ledger = ledger
+        self.channels = channels
+        self.timeout_ms = timeout_ms
+        self.retention_ms = retention_ms
+        self.rng = rng or random.Random()
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.calling: set[str] = set()  # keys with a channel call in progress
+        self._prune_task: asyncio.Task[None] | None = None
+        self.stopping = False
+
+    # ------------------------------------------------------------------ requests
+
+    async def send(self, key: str, to: str, text: str, media: tuple[str, ...],
+                   channel: str | None, account: str | None) -> dict[str, Any]:
+        """The result for ``key``: delivered now, or the stored outcome of an earlier try."""
+        future = self.pending.get(key)
+        if future is None:
+            record = self.ledger.get(key)
+            if record is not None:
+                return self._stored(record)
+            if self.stopping:
+                raise RequestError("UNAVAILABLE", "the gateway is stopping; retry with the same "
+                                   "idempotencyKey after it restarts", retryable=True)
+            supervisor = self.channels.resolve(channel, account)
+            chat_id = supervisor.channel.normalize_target(to)
+            request = {"to": to, "text": text, "media": list(media)}
+            deadline = now_ms() + self.timeout_ms
+            if not self.ledger.begin(key, supervisor.channel.name, supervisor.channel.account_id,
+                                     chat_id, request, deadline):
+                record = self.ledger.get(key)  # raced by another process? answer what it has
+                assert record is not None
+                return self._stored(record)
+            future = self._track(key)
+            self.tasks[key] = asyncio.get_running_loop().create_task(
+                self._deliver(key, supervisor, OutboundMessage(chat_id, text, media), deadline,
+                              attempting=True), name=f"send {key[:40]}")
+        return await asyncio.shield(future)
+
+    def _track(self, key: str) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+        self.pending[key] = future
+        return future
+
+    @staticmethod
+    def _stored(record: SendRecord) -> dict[str, Any]:
+        if record.state == "sent" and record.result is not None:
+            return record.result
+        if record.state in ("failed", "unknown") and record.error is not None:
+            raise RequestError.from_wire(record.error)
+        raise RequestError("UNAVAILABLE", f"send {record.key} is still {record.state}",
+                           retryable=True)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _settle(self, key: str, result: dict[str, Any] | None = None,
+                error: dict[str, Any] | None = None) -> None:
+        future = self.pending.pop(key, None)
+        self.tasks.pop(key, None)
+        if future is None or future.done():
+            return
+        if error is not None:
+            future.set_exception(RequestError.from_wire(error))
+        else:
+            assert result is not None
+            future.set_result(result)
+
+    async def _deliver(self, key: str, supervisor: ChannelSupervisor, message: OutboundMessage,
+                       deadline_ms: int, *, attempting: bool, wait_ms: int = 0) -> None:
+        channel = supervisor.channel
+        attempt = 0
+        while True:
+            if wait_ms > 0:
+                await asyncio.sleep(wait_ms / 1000)
+            if not attempting:
+                self.ledger.attempt(key)
+            attempting = False
+            attempt += 1
+            self.calling.add(key)
+            try:
+                receipt = await channel.send(message)
+            except ChannelError as exc:
+                wait_ms = self._retry_delay_ms(exc, attempt)
+                error = _error("UNAVAILABLE", f"{channel.name}: {exc.message}",
+                               {"channel": channel.name, "status": exc.status})
+                if exc.maybe_delivered:
+                    error["details"] = {**_OUTCOME_UNKNOWN, "channel": channel.name,
+                                        "cause": exc.message}
+                    error["message"] = (f"{channel.name}: {exc.message}; the message may or may "
+                                        "not have been delivered, so it is not sent again")
+                    self.ledger.unknown(key, error)
+                    self._settle(key, error=error)
+                    return
+                if exc.transient and now_ms() + wait_ms < deadline_ms:
+                    log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
+                    self.ledger.queue(key, now_ms() + wait_ms, error)
+                    continue
+                if exc.transient:
+                    error["message"] += " (gave up at the send deadline)"
+                else:
+                    error["code"] = "INVALID_REQUEST"
+                self.ledger.failed(key, error)
+                self._settle(key, error=error)
+                return
+            except asyncio.CancelledError:
+                raise  # shutdown: the row stays as it is (attempting → unknown at next start)
+            except Exception as exc:
+                log.exception("send %s failed", key)
+                error = _error("UNAVAILABLE", f"{channel.name}: {type(exc).__name__}: {exc}",
+                               _OUTCOME_UNKNOWN)
+                self.ledger.unknown(key, error)
+                self._settle(key, error=error)
+                return
+            finally:
+                self.calling.discard(key)
+            result = {"runId": key, "messageId": receipt.message_id, "channel": channel.name,
+                      "chatId": receipt.chat_id, "accountId": channel.account_id, **receipt.extra}
+            self.ledger.sent(key, result)
+            supervisor.last_outbound_at = now_ms()
+            self._settle(key, result=result)
+            return
+
+    def _retry_delay_ms(self, exc: ChannelError, attempt: int) -> int:
+        if exc.retry_after_s is not None:
+            return int(exc.retry_after_s * 1000)
+        return int(self.rng.uniform(0.5, 1.0) * min(30_000, 500 * 2 ** (attempt - 1)))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def resume(self) -> tuple[int, int]:
+        """At start: in-progress keys of a dead process become unknown; queued keys
+        within their deadline are retried, the rest failed. Returns (resumed, unknown)."""
+        unknown = self.ledger.recover()
+        resumed = 0
+        for record in self.ledger.queued():
+            if record.deadline_ms <= now_ms():
+                self.ledger.failed(record.key, record.error or _error(
+                    "UNAVAILABLE", "not delivered before the send deadline"))
+                continue
+            try:
+                supervisor = self.channels.resolve(record.channel, record.account_id)
+            except OpenClawError as exc:
+                self.ledger.failed(record.key, _error("INVALID_REQUEST", exc.message))
+                continue
+            request = record.request
+            message = OutboundMessage(record.chat_id, str(request.get("text", "")),
+                                      tuple(request.get("media", [])))
+            self._track(record.key)
+            self.tasks[record.key] = asyncio.get_running_loop().create_task(self._deliver(
+                record.key, supervisor, message, record.deadline_ms, attempting=False,
+                wait_ms=max(0, record.next_attempt_ms - now_ms())))
+            resumed += 1
+        if unknown or resumed:
+            log.info("outbox: %d send(s) resumed, %d marked outcome-unknown", resumed, unknown)
+        return resumed, unknown
+
+    def start_pruning(self, every_s: float = 600.0) -> None:
+        """Forget finished keys older than the retention, now and periodically."""
+        async def prune() -> None:
+            while True:
+                removed = self.ledger.prune(now_ms() - self.retention_ms)
+                if removed:
+                    log.info("ledger: pruned %d finished send(s)", removed)
+                await asyncio.sleep(every_s)
+        self._prune_task = asyncio.get_running_loop().create_task(prune(), name="ledger prune")
+
+    async def shutdown(self, drain_s: float) -> None:
+        """Let channel calls in progress finish within ``drain_s``; queued keys stay
+        queued (resumed at the next start), unfinished calls become unknown then."""
+        self.stopping = True
+        if self._prune_task is not None:
+            self._prune_task.cancel()
+        calling = [self.tasks[k] for k in list(self.calling) if k in self.tasks]
+        if calling:
+            log.info("waiting up to %.1fs for %d send(s) in progress", drain_s, len(calling))
+            await asyncio.wait(calling, timeout=drain_s)
+        for task in list(self.tasks.values()):
+            task.cancel()
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(RequestError(
+                    "UNAVAILABLE", "the gateway is stopping; retry with the same "
+                    "idempotencyKey after it restarts", retryable=True))
+        self.pending.clear()

@@ -1,0 +1,102 @@
+"""The gateway's SQLite database: opening, pragmas and schema migrations.
+
+One connection, owned by the gateway's event loop. WAL mode with
+``synchronous=NORMAL``: a committed transaction survives the process being
+killed (``kill -9``, OOM); only a power loss or OS crash can take back the last
+commits. Statements are small and indexed, so they run on the loop directly.
+Migrations are numbered scripts applied in order, tracked by ``user_version``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from openclaw.errors import OpenClawError
+
+__all__ = ["MIGRATIONS", "open_database"]
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the send ledger / outbox, the inbox, channel cursors.
+    """
+    CREATE TABLE sends (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        deadline_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sends_by_state ON sends (state, next_attempt_ms);
+    CREATE INDEX sends_by_age ON sends (created_ms);
+    CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sender_name TEXT,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        UNIQUE (channel, account_id, chat_id, message_id)
+    );
+    CREATE INDEX messages_by_age ON messages (received_ms);
+    CREATE TABLE channel_cursors (
+        channel TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        cursor TEXT,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (channel, account_id)
+    );
+    """,
+)
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating owner-only) and migrate the database at ``path``.
+
+    Raises:
+        OpenClawError: the file cannot be opened, is not a database, or was written
+            by a newer version (its schema is ahead of this code's).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.touch(mode=0o600)
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA foreign_keys=ON")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise OpenClawError(
+            f"cannot open the gateway database {path}: {exc}; move the file aside to "
+            "start with an empty one (pending sends and stored messages in it are lost)"
+        ) from None
+    if version > len(MIGRATIONS):
+        db.close()
+        raise OpenClawError(
+            f"the gateway database {path} has schema version {version}, newer than this "
+            f"openclaw understands ({len(MIGRATIONS)}): upgrade openclaw, or move the file aside"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        db.execute("BEGIN IMMEDIATE")
+        for statement in _statements(MIGRATIONS[number]):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version={number + 1}")
+        db.execute("COMMIT")
+    return db
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]

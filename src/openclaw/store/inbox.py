@@ -1,0 +1,84 @@
+"""Inbound messages and channel cursors, stored together so nothing is handled twice.
+
+A poll round's messages and the cursor that confirms them (Telegram's next update
+offset) are written in one transaction: after a crash either both are there (the
+messages are not fetched again) or neither is (they are fetched again and stored
+once, thanks to the unique message key).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from openclaw.channels.base import InboundMessage
+from openclaw.store.ledger import now_ms
+
+__all__ = ["Inbox"]
+
+
+class Inbox:
+    """The ``messages`` and ``channel_cursors`` tables."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def cursor(self, channel: str, account_id: str) -> str | None:
+        """The stored cursor of one channel account."""
+        row = self.db.execute(
+            "SELECT cursor FROM channel_cursors WHERE channel = ? AND account_id = ?",
+            (channel, account_id)).fetchone()
+        return row[0] if row else None
+
+    def store(self, channel: str, account_id: str, messages: list[InboundMessage],
+              cursor: str | None) -> list[tuple[int, InboundMessage]]:
+        """Store messages and the cursor atomically; return the new ones with their seq."""
+        stamp = now_ms()
+        fresh: list[tuple[int, InboundMessage]] = []
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for item in messages:
+                row = self.db.execute(
+                    "INSERT OR IGNORE INTO messages (channel, account_id, chat_id, message_id, "
+                    "sender, sender_name, text, ts, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING seq",
+                    (item.channel, item.account_id, item.chat_id, item.message_id, item.sender,
+                     item.sender_name, item.text, item.ts, stamp)).fetchone()
+                if row is not None:
+                    fresh.append((int(row[0]), item))
+            if cursor is not None:
+                self.db.execute(
+                    "INSERT INTO channel_cursors (channel, account_id, cursor, updated_ms) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (channel, account_id) DO UPDATE SET "
+                    "cursor = excluded.cursor, updated_ms = excluded.updated_ms",
+                    (channel, account_id, cursor, stamp))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return fresh
+
+    def list(self, after: int, limit: int, channel: str | None = None,
+             chat_id: str | None = None) -> list[dict[str, Any]]:
+        """Messages with ``seq > after``, oldest first, as ``messages.list`` returns them."""
+        query = ("SELECT seq, channel, account_id, chat_id, message_id, sender, sender_name, "
+                 "text, ts, received_ms FROM messages WHERE seq > ?")
+        args: list[Any] = [after]
+        if channel is not None:
+            query += " AND channel = ?"
+            args.append(channel)
+        if chat_id is not None:
+            query += " AND chat_id = ?"
+            args.append(chat_id)
+        query += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        return [
+            {"seq": r[0], "channel": r[1], "accountId": r[2], "chatId": r[3], "messageId": r[4],
+             "from": r[5], "fromName": r[6], "text": r[7], "ts": r[8], "receivedAt": r[9]}
+            for r in self.db.execute(query, args).fetchall()
+        ]
+
+    def prune(self, older_than_ms: int) -> int:
+        """Forget messages received before ``older_than_ms``."""
+        return self.db.execute("DELETE FROM messages WHERE received_ms < ?",
+                               (older_than_ms,)).rowcount
