@@ -507,6 +507,7 @@ class _Server(ThreadingHTTPServer):
     """One thread per connection; refuses connections outright while the fake is down."""
 
     daemon_threads = True
+    request_queue_size = 256  # the listen backlog: bursts of concurrent clients must not reset
 
     def __init__(self, fake: FakeTelegram) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("openclaw.channels.telegram")
+# httpx logs each request URL at INFO, and Bot API URLs carry the token: keep it quiet.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 #: The environment variable that supplies the top-level ("default") bot's token.
 ENV_TOKEN: Final = "TELEGRAM_BOT_TOKEN"
@@ -59,7 +61,7 @@ _MASK = "***"
 _NO_TOKEN = f"no bot token: set botToken, botTokenFile or {ENV_TOKEN}"
 _CALL_TIMEOUT_S = 30.0  # getMe, sendMessage, uploads (per read/write, not in total)
 _POLL_SLACK_S = 10  # the HTTP timeout of getUpdates beyond its long-poll timeout
-_DEADLINE_SLACK_S = 15  # poll_deadline_s beyond the long-poll timeout
+_DEADLINE_SLACK_S = 5  # poll_deadline_s beyond the long-poll timeout
 _SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
 _TEXT_LIMIT = 4096  # sendMessage text, in UTF-16 code units
@@ -409,6 +411,8 @@ class TelegramChannel:
             # ReadTimeout, ReadError, WriteError, RemoteProtocolError, ...: the request
             # may have reached Telegram, so a send may have been delivered.
             raise self._network_error(method, exc, maybe_delivered=sending) from None
+        except httpx.HTTPError as exc:  # e.g. a body that fails to decode after the send
+            raise self._network_error(method, exc, maybe_delivered=sending) from None
         return self._decode(method, response, sending)
 
     def _decode(self, method: str, response: httpx.Response, sending: bool) -> Any:
@@ -451,7 +455,7 @@ class TelegramChannel:
         raise ChannelError(message, transient=transient, status=code)
 
     def _network_error(
-        self, method: str, exc: httpx.TransportError, *, maybe_delivered: bool
+        self, method: str, exc: httpx.HTTPError, *, maybe_delivered: bool
     ) -> ChannelError:
         detail = self._scrub(str(exc)) or type(exc).__name__
         message = f"Telegram {method}: {type(exc).__name__}: {detail}"

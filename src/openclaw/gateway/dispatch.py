@@ -60,6 +60,7 @@ class Method:
     handler: Handler
     is_async: bool
     empty: Any  # the params struct for ``{}`` (None when ``{}`` is not valid)
+    concurrent: bool = False  # may wait long: run beside the connection's other requests
 
 
 class Dispatcher:
@@ -69,9 +70,13 @@ class Dispatcher:
         self.methods: dict[str, Method] = {}
 
     def register(
-        self, name: str, scope: str, params: type[Any] = NoParams
+        self, name: str, scope: str, params: type[Any] = NoParams, *, concurrent: bool = False
     ) -> Callable[[Handler], Handler]:
-        """Decorator: register ``handler(ctx, params)`` as method ``name``."""
+        """Decorator: register ``handler(ctx, params)`` as method ``name``.
+
+        ``concurrent`` methods (those that may wait on the network, like ``send``) run
+        in their own task, so one connection's other requests are not held up.
+        """
 
         def decorate(handler: Handler) -> Handler:
             try:
@@ -79,7 +84,8 @@ class Dispatcher:
             except ParamsError:
                 empty = None
             self.methods[name] = Method(
-                name, scope, params, handler, inspect.iscoroutinefunction(handler), empty
+                name, scope, params, handler, inspect.iscoroutinefunction(handler), empty,
+                concurrent,
             )
             return handler
 

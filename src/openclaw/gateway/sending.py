@@ -27,6 +27,9 @@ __all__ = ["SendService"]
 log = logging.getLogger("openclaw.send")
 
 _OUTCOME_UNKNOWN = {"reason": "outcome-unknown"}
+#: Channel calls in flight per account; more wait their turn (chat networks rate-limit
+#: per bot, and a burst of thousands of sockets helps nobody).
+CALLS_PER_ACCOUNT = 8
 
 
 def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -49,6 +52,7 @@ class SendService:
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.calling: set[str] = set()  # keys with a channel call in progress
+        self._gates: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._prune_task: asyncio.Task[None] | None = None
         self.stopping = False
 
@@ -76,8 +80,8 @@ class SendService:
                 return self._stored(record)
             future = self._track(key)
             self.tasks[key] = asyncio.get_running_loop().create_task(
-                self._deliver(key, supervisor, OutboundMessage(chat_id, text, media), deadline,
-                              attempting=True), name=f"send {key[:40]}")
+                self._deliver(key, supervisor, OutboundMessage(chat_id, text, media), deadline),
+                name=f"send {key[:40]}")
         return await asyncio.shield(future)
 
     def _track(self, key: str) -> asyncio.Future[dict[str, Any]]:
@@ -110,59 +114,68 @@ class SendService:
             future.set_result(result)
 
     async def _deliver(self, key: str, supervisor: ChannelSupervisor, message: OutboundMessage,
-                       deadline_ms: int, *, attempting: bool, wait_ms: int = 0) -> None:
+                       deadline_ms: int, *, wait_ms: int = 0) -> None:
         channel = supervisor.channel
+        gate = self._gates.setdefault((channel.name, channel.account_id),
+                                      asyncio.Semaphore(CALLS_PER_ACCOUNT))
         attempt = 0
         while True:
             if wait_ms > 0:
                 await asyncio.sleep(wait_ms / 1000)
-            if not attempting:
-                self.ledger.attempt(key)
-            attempting = False
             attempt += 1
-            self.calling.add(key)
-            try:
-                receipt = await channel.send(message)
-            except ChannelError as exc:
-                wait_ms = self._retry_delay_ms(exc, attempt)
-                error = _error("UNAVAILABLE", f"{channel.name}: {exc.message}",
-                               {"channel": channel.name, "status": exc.status})
-                if exc.maybe_delivered:
-                    error["details"] = {**_OUTCOME_UNKNOWN, "channel": channel.name,
-                                        "cause": exc.message}
-                    error["message"] = (f"{channel.name}: {exc.message}; the message may or may "
-                                        "not have been delivered, so it is not sent again")
+            async with gate:
+                self.ledger.attempt(key)  # committed before the call: a crash leaves evidence
+                self.calling.add(key)
+                try:
+                    receipt = await channel.send(message)
+                except ChannelError as exc:
+                    outcome = self._failed(key, channel.name, exc, attempt, deadline_ms)
+                    if outcome is None:
+                        return
+                    wait_ms = outcome
+                    continue
+                except asyncio.CancelledError:
+                    raise  # shutdown: the row stays attempting, unknown at the next start
+                except Exception as exc:
+                    log.exception("send %s failed", key)
+                    error = _error("UNAVAILABLE", f"{channel.name}: {type(exc).__name__}: {exc}",
+                                   _OUTCOME_UNKNOWN)
                     self.ledger.unknown(key, error)
                     self._settle(key, error=error)
                     return
-                if exc.transient and now_ms() + wait_ms < deadline_ms:
-                    log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
-                    self.ledger.queue(key, now_ms() + wait_ms, error)
-                    continue
-                if exc.transient:
-                    error["message"] += " (gave up at the send deadline)"
-                else:
-                    error["code"] = "INVALID_REQUEST"
-                self.ledger.failed(key, error)
-                self._settle(key, error=error)
-                return
-            except asyncio.CancelledError:
-                raise  # shutdown: the row stays as it is (attempting → unknown at next start)
-            except Exception as exc:
-                log.exception("send %s failed", key)
-                error = _error("UNAVAILABLE", f"{channel.name}: {type(exc).__name__}: {exc}",
-                               _OUTCOME_UNKNOWN)
-                self.ledger.unknown(key, error)
-                self._settle(key, error=error)
-                return
-            finally:
-                self.calling.discard(key)
+                finally:
+                    self.calling.discard(key)
             result = {"runId": key, "messageId": receipt.message_id, "channel": channel.name,
                       "chatId": receipt.chat_id, "accountId": channel.account_id, **receipt.extra}
             self.ledger.sent(key, result)
             supervisor.last_outbound_at = now_ms()
             self._settle(key, result=result)
             return
+
+    def _failed(self, key: str, channel: str, exc: ChannelError, attempt: int,
+                deadline_ms: int) -> int | None:
+        """Record a failed call: the delay before the next try, or None when final."""
+        wait_ms = self._retry_delay_ms(exc, attempt)
+        error = _error("UNAVAILABLE", f"{channel}: {exc.message}",
+                       {"channel": channel, "status": exc.status})
+        if exc.maybe_delivered:
+            error["details"] = {**_OUTCOME_UNKNOWN, "channel": channel, "cause": exc.message}
+            error["message"] = (f"{channel}: {exc.message}; the message may or may not have "
+                                "been delivered, so it is not sent again")
+            self.ledger.unknown(key, error)
+            self._settle(key, error=error)
+            return None
+        if exc.transient and now_ms() + wait_ms < deadline_ms:
+            log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
+            self.ledger.queue(key, now_ms() + wait_ms, error)
+            return wait_ms
+        if exc.transient:
+            error["message"] += " (gave up at the send deadline)"
+        else:
+            error["code"] = "INVALID_REQUEST"
+        self.ledger.failed(key, error)
+        self._settle(key, error=error)
+        return None
 
     def _retry_delay_ms(self, exc: ChannelError, attempt: int) -> int:
         if exc.retry_after_s is not None:
@@ -191,7 +204,7 @@ class SendService:
                                       tuple(request.get("media", [])))
             self._track(record.key)
             self.tasks[record.key] = asyncio.get_running_loop().create_task(self._deliver(
-                record.key, supervisor, message, record.deadline_ms, attempting=False,
+                record.key, supervisor, message, record.deadline_ms,
                 wait_ms=max(0, record.next_attempt_ms - now_ms())))
             resumed += 1
         if unknown or resumed:

@@ -147,6 +147,7 @@ class Gateway:
         self.ready = False
         self.draining = False
         self.messaging: Messaging | None = None
+        self._aside: set[asyncio.Task[None]] = set()
         self.server: Server | None = None
         self.port = settings.port
         self._tick_task: asyncio.Task[None] | None = None
@@ -336,9 +337,15 @@ class Gateway:
         """Carry out protocol actions; return False once the connection is closing."""
         for action in actions:
             if isinstance(action, Dispatch):  # by far the most common, so first
-                response = await self.dispatcher.dispatch(
-                    Context(self, holder[0], action.request.id), action.request
-                )
+                context = Context(self, holder[0], action.request.id)
+                method = self.dispatcher.methods.get(action.request.method)
+                if method is not None and method.concurrent:
+                    task = asyncio.get_running_loop().create_task(
+                        self._dispatch_aside(ws, context, action.request))
+                    self._aside.add(task)
+                    task.add_done_callback(self._aside.discard)
+                    continue
+                response = await self.dispatcher.dispatch(context, action.request)
                 self.bus.write(ws, response, holder[0])
             elif isinstance(action, SendFrame):
                 self.bus.write(ws, action.data)
@@ -349,6 +356,11 @@ class Gateway:
             elif isinstance(action, Accepted):
                 holder.append(await self._open_session(ws, conn, action))
         return True
+
+    async def _dispatch_aside(self, ws: WebSocket, context: Context, request: Any) -> None:
+        response = await self.dispatcher.dispatch(context, request)
+        if ws.state.name == "OPEN":  # the client may have gone; the work is done regardless
+            self.bus.write(ws, response, context.session)
 
     async def _open_session(
         self, ws: WebSocket, conn: ServerConnection, accepted: Accepted

@@ -78,18 +78,18 @@ class Ledger:
 
     def begin(self, key: str, channel: str, account_id: str, chat_id: str,
               request: dict[str, Any], deadline_ms: int) -> bool:
-        """Record a new key as ``attempting`` (committed); False when the key exists."""
+        """Record a new key as ``queued`` (committed); False when the key exists."""
         stamp = now_ms()
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO sends (key, state, channel, account_id, chat_id, request, "
             "attempts, created_ms, updated_ms, deadline_ms) "
-            "VALUES (?, 'attempting', ?, ?, ?, ?, 1, ?, ?, ?)",
+            "VALUES (?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?)",
             (key, channel, account_id, chat_id, json.dumps(request), stamp, stamp, deadline_ms),
         )
         return cursor.rowcount == 1
 
     def attempt(self, key: str) -> None:
-        """A queued key is being attempted again (committed before the call)."""
+        """A channel call for ``key`` starts now (committed before the call is made)."""
         self.db.execute(
             "UPDATE sends SET state = 'attempting', attempts = attempts + 1, updated_ms = ? "
             "WHERE key = ?", (now_ms(), key))

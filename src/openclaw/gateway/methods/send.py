@@ -45,7 +45,7 @@ def _messaging(ctx: Context) -> Any:
 def register(dispatcher: Dispatcher) -> None:
     """Install ``send`` and ``messages.list``."""
 
-    @dispatcher.register("send", WRITE, SendParams)
+    @dispatcher.register("send", WRITE, SendParams, concurrent=True)
     async def send(ctx: Context, params: SendParams) -> dict[str, Any]:
         media = tuple(params.media_urls or ()) + ((params.media_url,) if params.media_url else ())
         text = params.message or ""
