@@ -111,7 +111,7 @@ def test_protocol_shape() -> None:
     chan: Channel = channel(Recorder(ok(True)))
     assert chan.name == "telegram"
     assert chan.account_id == "default"
-    assert chan.poll_deadline_s == 40
+    assert chan.poll_deadline_s == 30
     run(chan.close())
 
 

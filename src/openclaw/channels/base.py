@@ -48,7 +48,10 @@ class ChannelError(OpenClawError):
         maybe_delivered: bool = False,
         status: int | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(
+            message, retryable=transient and not maybe_delivered,
+            retry_after_ms=int(retry_after_s * 1000) if retry_after_s is not None else None,
+        )
         self.transient = transient
         self.retry_after_s = retry_after_s
         self.maybe_delivered = maybe_delivered
