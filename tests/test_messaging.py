@@ -373,3 +373,18 @@ def test_message_send_cli_is_idempotent_and_fails_fast_when_down(
     bad = message_cli(home, "--target", "nope nope", "--message", "x")
     assert bad.returncode == 1 and "not a Telegram chat" in bad.stderr
     assert gateway.port
+
+
+def test_health_and_status_summarise_the_channel(
+    make_gateway: Callable[..., GatewayProcess], telegram: FakeTelegram, tmp_path: Path,
+) -> None:
+    home = tmp_path / "summary-home"
+    home.mkdir()
+    gateway = make_gateway(config=telegram_config(telegram), home=home)
+    wait_ready(gateway)
+    summary = client(gateway).request("status", {})["payload"]["channelSummary"]
+    assert summary == ["telegram/default: connected (@openclaw_test_bot)"]
+    human = subprocess.run([sys.executable, "-m", "openclaw", "health"], env=clean_env(home),
+                           capture_output=True, text=True, timeout=30, check=False)
+    assert human.returncode == 0 and "Channel telegram: connected" in human.stdout
+    assert telegram.token not in human.stdout + gateway.log_text()

@@ -72,7 +72,13 @@ def health(ns: argparse.Namespace) -> int:
     beat = snapshot.get("heartbeatSeconds", 0)
     lines.append(f"Heartbeat: {'every ' + str(beat) + 's' if beat else 'off'}")
     channels = snapshot.get("channelOrder") or []
-    lines.append(f"Channels: {', '.join(channels) if channels else 'none configured'}")
+    if not channels:
+        lines.append("Channels: none configured")
+    for name in channels:
+        summary = (snapshot.get("channels") or {}).get(name) or {}
+        state = "connected" if summary.get("connected") else "not connected"
+        error = f" ({summary['lastError']})" if summary.get("lastError") else ""
+        lines.append(f"Channel {name}: {state}{error}")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -214,7 +214,7 @@ class Gateway:
                 "defaultAgentId": DEFAULT_AGENT_ID,
                 "agents": [self.heartbeat.summary(DEFAULT_AGENT_ID)],
             },
-            "channelSummary": [],  # one line per channel once channels exist
+            "channelSummary": self._channel_summary(),
             "sessions": {
                 "paths": [],
                 "count": 0,
@@ -294,6 +294,19 @@ class Gateway:
         self.bus.broadcast("heartbeat", event, scope="operator.read")
 
     # ------------------------------------------------------------------ HTTP
+
+    def _channel_summary(self) -> list[str]:
+        """One line per channel account, e.g. ``telegram/default: connected (@bot)``."""
+        if self.messaging is None:
+            return []
+        lines = []
+        for (name, account), supervisor in self.messaging.channels.supervisors.items():
+            snap = supervisor.snapshot()
+            state = "connected" if snap["connected"] else (
+                f"disconnected ({snap['lastError']})" if snap["lastError"] else "connecting")
+            bot = f" (@{snap['bot']})" if snap.get("bot") else ""
+            lines.append(f"{name}/{account}: {state}{bot}")
+        return lines
 
     def _json_response(self, status: http.HTTPStatus, body: dict[str, Any]) -> Response:
         headers = Headers(
