@@ -42,7 +42,8 @@ class Backoff:
     def next(self) -> float:
         """The next delay, in seconds."""
         ceiling = min(self.cap, self.base * (2 ** self.attempt))
-        self.attempt += 1
+        if ceiling < self.cap:  # stop growing at the cap (2**n would overflow in a long outage)
+            self.attempt += 1
         return max(self.floor, self.rng.uniform(0, ceiling))
 
     def reset(self) -> None:
@@ -86,6 +87,7 @@ class ChannelSupervisor:
     def start(self) -> None:
         """Start the receive loop in the background."""
         if self._task is None:
+            self._stopping = False
             self.running = True
             self.last_start_at = _now_ms()
             self._task = asyncio.get_running_loop().create_task(
@@ -154,6 +156,7 @@ class ChannelSupervisor:
     def snapshot(self) -> dict[str, Any]:
         """The AccountSnapshot of ``channels.status``."""
         return {
+            **self.channel.snapshot(),  # first, so the supervisor's own fields always win
             "accountId": self.channel.account_id,
             "enabled": True,
             "configured": True,
@@ -168,5 +171,4 @@ class ChannelSupervisor:
             "lastInboundAt": self.last_inbound_at,
             "lastOutboundAt": self.last_outbound_at,
             "nextRetryAt": self.next_retry_at,
-            **self.channel.snapshot(),
         }

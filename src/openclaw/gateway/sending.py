@@ -124,6 +124,8 @@ class SendService:
                 await asyncio.sleep(wait_ms / 1000)
             attempt += 1
             async with gate:
+                if self.stopping:
+                    return  # the row stays queued: resumed at the next start, never cut mid-call
                 self.ledger.attempt(key)  # committed before the call: a crash leaves evidence
                 self.calling.add(key)
                 try:

@@ -71,14 +71,15 @@ def open_database(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o600)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=ON")
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.DatabaseError as exc:
+        db.close()
         raise OpenClawError(
             f"cannot open the gateway database {path}: {exc}; move the file aside to "
             "start with an empty one (pending sends and stored messages in it are lost)"
@@ -91,10 +92,15 @@ def open_database(path: Path) -> sqlite3.Connection:
         )
     for number in range(version, len(MIGRATIONS)):
         db.execute("BEGIN IMMEDIATE")
-        for statement in _statements(MIGRATIONS[number]):
-            db.execute(statement)
-        db.execute(f"PRAGMA user_version={number + 1}")
-        db.execute("COMMIT")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={number + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            db.close()
+            raise
     return db
 
 
