@@ -213,6 +213,8 @@ class FakeTelegram:
         self._failures: dict[str, list[ApiError]] = {}
         self._delays: dict[str, float] = {}
         self._down = False
+        self._down_port = 0
+        self._connections: set[socket.socket] = set()
         self._unstalled = threading.Event()
         self._unstalled.set()
         self._stopping = threading.Event()
@@ -232,9 +234,9 @@ class FakeTelegram:
 
     # -- lifecycle
 
-    def start(self) -> FakeTelegram:
-        """Bind 127.0.0.1 on a free port and serve from a daemon thread."""
-        self._server = _Server(self)
+    def start(self, port: int = 0) -> FakeTelegram:
+        """Bind 127.0.0.1 (on a free port unless ``port``) and serve from a daemon thread."""
+        self._server = _Server(self, port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
             name="fake-telegram", daemon=True,
@@ -321,10 +323,25 @@ class FakeTelegram:
             queue.extend(ApiError(status, description, retry_after) for _ in range(count))
 
     def set_down(self, down: bool) -> None:
-        """While down, every connection and request is closed without a response."""
+        """Down: the listener closes (connecting is refused, as with a dead server) and
+        every open connection is cut without a response. Up: listen on the same port."""
         with self._changed:
+            if down == self._down:
+                return
             self._down = down
             self._changed.notify_all()
+            connections = list(self._connections)
+        if down and self._server is not None and self._thread is not None:
+            port = self.port
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._down_port = port
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+        elif not down:
+            self.start(self._down_port)
 
     def stall_polls(self, stall: bool) -> None:
         """While stalled, getUpdates never answers (until un-stalled or stopped)."""
@@ -509,8 +526,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the listen backlog: bursts of concurrent clients must not reset
 
-    def __init__(self, fake: FakeTelegram) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, fake: FakeTelegram, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.fake = fake
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
@@ -530,6 +547,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_GET(self) -> None:
         fake = self.server.fake

@@ -180,11 +180,17 @@ def test_channel_down_backs_off_reports_and_recovers(
     request_id = "send-while-down"
     raw.send({"type": "req", "id": request_id, "method": "send",
               "params": {"to": "777", "message": "queued", "idempotencyKey": "q1"}})
+    deadline = time.monotonic() + 20
+    while "send q1" not in gateway.log_text():  # the failed first attempt is logged
+        assert time.monotonic() < deadline, "the first attempt never failed"
+        time.sleep(0.05)
     telegram.set_down(False)
     reply = raw.response(request_id, timeout=30)
     assert reply["ok"] is True and telegram.sent_texts() == ["queued"]
     up = wait_account(raw, lambda a: a["connected"])
     assert up["lastError"] is None
+    health = raw.next_event("health", timeout=10)["payload"]  # connecting changed health
+    assert health["channels"]["telegram"]["connected"] is True
     wait_ready(gateway)
 
 
@@ -320,9 +326,12 @@ def test_kill_9_mid_burst_never_sends_twice_and_loses_nothing(
             assert delivered[key] <= 1
         else:
             assert outcome[key] == f"sent:{ids[key]}"  # the fake's log agrees
-    assert set(delivered) == {k for k in keys if outcome[k] != "unknown"} | {
-        k for k in keys if outcome[k] == "unknown" and delivered_before[k]}
-    assert "unknown" in outcome.values() or len(delivered) == 100
+    sent_keys = {k for k in keys if outcome[k] != "unknown"}
+    assert sent_keys <= set(delivered)  # nothing reported sent is missing at the fake
+    # Whatever else was delivered is exactly what the gateway could not vouch for:
+    # calls cut by the kill (the fake may still finish them after the gateway died).
+    assert set(delivered) - sent_keys <= {k for k in keys if outcome[k] == "unknown"}
+    assert sum(delivered_before.values()) >= 20
 
 
 def test_graceful_shutdown_finishes_a_send_in_progress(

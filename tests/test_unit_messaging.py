@@ -808,7 +808,7 @@ def test_send_maybe_delivered_is_outcome_unknown_and_never_resent(tmp_path: Path
             await send(service, "k")
         assert first.value.details is not None
         assert first.value.details["reason"] == "outcome-unknown"
-        assert "may or may not" in first.value.message
+        assert "not sent again" in first.value.message
         record = ledger.get("k")
         assert record is not None and record.state == "unknown"
         with pytest.raises(RequestError) as again:

@@ -617,7 +617,7 @@ def test_accounts_inherit_from_the_top_level(tmp_path: Path) -> None:
         "accounts": {
             "ops": {"botTokenFile": str(tmp_path / "ops.token")},
             "alerts": {"botToken": "3:alerts", "apiRoot": "https://other.test",
-                       "allowFrom": [], "pollTimeoutSeconds": 0},
+                       "allowFrom": [], "pollTimeoutSeconds": 1},
             "off": {"enabled": False},
         },
     })
@@ -627,7 +627,7 @@ def test_accounts_inherit_from_the_top_level(tmp_path: Path) -> None:
     assert ops == TelegramAccount("ops", "2:ops", "file", "http://127.0.0.1:7",
                                   frozenset({"1"}), 9)
     assert alerts == TelegramAccount("alerts", "3:alerts", "config", "https://other.test",
-                                     frozenset(), 0)
+                                     frozenset(), 1)
 
 
 def test_top_level_bot_plus_accounts() -> None:

@@ -137,7 +137,7 @@ class TelegramAccountConfig(_Section, frozen=True):
     bot_token_file: str | None = None
     api_root: str | None = None
     allow_from: tuple[ChatId, ...] | None = None
-    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=0, le=50)] | None = None
+    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=50)] | None = None
 
 
 class TelegramConfig(_Section, frozen=True):
@@ -148,7 +148,7 @@ class TelegramConfig(_Section, frozen=True):
     bot_token_file: str | None = None
     api_root: str = "https://api.telegram.org"
     allow_from: tuple[ChatId, ...] = ()
-    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=0, le=50)] = 25
+    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 25
     accounts: dict[str, TelegramAccountConfig] = msgspec.field(default_factory=dict)
 
 

@@ -47,11 +47,18 @@ class ChannelManager:
         self.on_inbound = on_inbound
         self.supervisors: dict[tuple[str, str], ChannelSupervisor] = {}
         self.order: list[str] = []
+        self.on_change: Callable[[], None] = lambda: None  # an account (dis)connected
         for channel in channels:
             key = (channel.name, channel.account_id)
-            self.supervisors[key] = ChannelSupervisor(channel, self._cursor_of(key), self._sink)
+            supervisor = ChannelSupervisor(channel, self._cursor_of(key), self._sink)
+            supervisor.on_change = lambda: self.on_change()
+            self.supervisors[key] = supervisor
             if channel.name not in self.order:
                 self.order.append(channel.name)
+
+    def connection_states(self) -> tuple[tuple[str, str, bool], ...]:
+        """``(channel, account, connected)`` of every account, for change detection."""
+        return tuple((*key, s.connected) for key, s in self.supervisors.items())
 
     def _cursor_of(self, key: tuple[str, str]) -> Callable[[], str | None]:
         return lambda: self.inbox.cursor(*key)
@@ -71,8 +78,9 @@ class ChannelManager:
 
     async def stop_all(self, timeout_s: float = 5.0) -> None:
         """Stop every supervisor."""
-        for supervisor in self.supervisors.values():
-            await supervisor.stop(timeout_s)
+        import asyncio
+
+        await asyncio.gather(*(s.stop(timeout_s) for s in self.supervisors.values()))
 
     @property
     def all_started(self) -> bool:

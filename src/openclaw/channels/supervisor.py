@@ -76,6 +76,7 @@ class ChannelSupervisor:
         self.last_outbound_at: int | None = None
         self.next_retry_at: int | None = None
         self.info: dict[str, Any] = {}
+        self.on_change: Callable[[], None] = lambda: None  # connected flipped
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -115,6 +116,7 @@ class ChannelSupervisor:
     async def _session(self) -> None:
         self.info = await asyncio.wait_for(self.channel.connect(), self.connect_timeout_s)
         self.connected = True
+        self.on_change()
         self.last_connected_at = _now_ms()
         self.last_error = None
         self.next_retry_at = None
@@ -143,7 +145,9 @@ class ChannelSupervisor:
             except Exception as exc:  # a bug in a channel must not end supervision
                 log.exception("%s/%s failed", *self.key)
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            self.connected = False
+            if self.connected:
+                self.connected = False
+                self.on_change()
             if self._stopping:
                 break
             self.reconnect_attempts += 1

@@ -50,8 +50,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("openclaw.channels.telegram")
-# httpx logs each request URL at INFO, and Bot API URLs carry the token: keep it quiet.
-logging.getLogger("httpx").setLevel(logging.WARNING)
+# httpx logs each request URL, and Bot API URLs carry the token; it logs outside the
+# gateway's redacting handlers, so it is silenced. Failures reach the log as ChannelErrors.
+logging.getLogger("httpx").setLevel(logging.CRITICAL + 1)
 
 #: The environment variable that supplies the top-level ("default") bot's token.
 ENV_TOKEN: Final = "TELEGRAM_BOT_TOKEN"

@@ -52,8 +52,7 @@ def send(ns: argparse.Namespace) -> int:
         import secrets
 
         key = secrets.token_hex(16)
-        if not wants_json(ns):
-            sys.stderr.write(f"idempotency key: {key} (pass it again to retry safely)\n")
+        sys.stderr.write(f"idempotency key: {key} (pass it again to retry safely)\n")
     params: dict[str, Any] = {"to": ns.target, "idempotencyKey": key}
     if ns.message is not None:
         params["message"] = ns.message
@@ -87,6 +86,12 @@ def send(ns: argparse.Namespace) -> int:
             time.sleep(delay)  # backoff before reconnecting; there is no event to wait on
             delay = min(delay * 2, 2.0)
         except RequestError as exc:
+            # e.g. "the gateway is stopping": the same key is answered after the restart.
+            if exc.retryable and connected_once and time.monotonic() + delay < deadline:
+                sys.stderr.write(f"openclaw: {exc.message}; retrying with the same key\n")
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
             if exc.details and exc.details.get("reason") == "outcome-unknown":
                 exc.message += f" (idempotency key {key})"
             raise

@@ -71,11 +71,15 @@ class Messaging:
         self._prune_task = asyncio.get_running_loop().create_task(prune_inbox())
 
     async def shutdown(self, drain_s: float) -> None:
-        """Finish sends in progress (bounded), stop channels, close the database."""
+        """Finish sends in progress (bounded) and stop the channels. The database stays
+        open until :meth:`close`, for requests still arriving while clients are told."""
         if self._prune_task is not None:
             self._prune_task.cancel()
         await self.sends.shutdown(drain_s)
         await self.channels.stop_all(timeout_s=min(5.0, max(0.5, drain_s)))
+
+    def close(self) -> None:
+        """Close the database (after the last client has gone)."""
         self.db.close()
 
     def health(self) -> dict[str, Any]:

@@ -248,6 +248,7 @@ async def _serve(
         gateway.bus.broadcast("message", event, scope=READ)
 
     messaging.on_message = on_message
+    messaging.channels.on_change = gateway.health_changed
     gateway.messaging = messaging
     messaging.start()
     _write_runtime(profile, settings, gateway.port, gateway.boot_id)
@@ -282,6 +283,7 @@ async def _serve(
     await messaging.shutdown(drain_s * 0.6)
     drain_s = max(1.0, drain_s - (time.monotonic() - started))
     await gateway.shutdown("gateway stopping", drain_s)
+    messaging.close()
     profile.runtime_path.unlink(missing_ok=True)
     log.info("gateway stopped")
     return 0

@@ -162,8 +162,8 @@ class SendService:
                        {"channel": channel, "status": exc.status})
         if exc.maybe_delivered:
             error["details"] = {**_OUTCOME_UNKNOWN, "channel": channel, "cause": exc.message}
-            error["message"] = (f"{channel}: {exc.message}; the message may or may not have "
-                                "been delivered, so it is not sent again")
+            error["message"] = (f"{channel}: {exc.message}; it is not sent again, to avoid a "
+                                "duplicate")
             self.ledger.unknown(key, error)
             self._settle(key, error=error)
             return None

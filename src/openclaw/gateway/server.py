@@ -140,13 +140,13 @@ class Gateway:
             heartbeat_text,
         )
         self.health_version = 1
+        self.messaging: Messaging | None = None
         self._health_fingerprint = self._fingerprint()
         self.queued_system_events: list[str] = []
         self.dispatcher = Dispatcher()
         register_all(self.dispatcher)
         self.ready = False
         self.draining = False
-        self.messaging: Messaging | None = None
         self._aside: set[asyncio.Task[None]] = set()
         self.server: Server | None = None
         self.port = settings.port
@@ -239,7 +239,12 @@ class Gateway:
         }
 
     def _fingerprint(self) -> tuple[Any, ...]:
-        return (self.heartbeat.seconds,)
+        channels = self.messaging.channels.connection_states() if self.messaging else ()
+        return (self.heartbeat.seconds, channels)
+
+    def health_changed(self) -> None:
+        """Broadcast a ``health`` event if what it summarises changed."""
+        self._health_changed()
 
     def _health_changed(self) -> None:
         fingerprint = self._fingerprint()
