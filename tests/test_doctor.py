@@ -92,3 +92,20 @@ def test_invalid_config_and_port_collision_are_errors(home: Path) -> None:
     [collision] = by_id(report, "port-collision")
     assert code == 1 and f"port {port}" in collision["message"]
     assert f"pid {__import__('os').getpid()}" in collision["message"]
+
+
+def test_a_channel_without_its_token_is_found_before_the_gateway_starts(home: Path) -> None:
+    state = home / ".openclaw"
+    state.mkdir(mode=0o700)
+    config = state / "openclaw.json"
+    config.write_text('{"channels": {"telegram": {"allowFrom": [1]}}}')
+    config.chmod(0o600)
+    code, report = doctor(home)
+    [invalid] = by_id(report, "config-invalid")
+    assert code == 1 and "channels.telegram.botToken" in invalid["message"]
+    # The token in the service env file is what the service will have: that is enough.
+    env_file = state / "service.env"
+    env_file.write_text("TELEGRAM_BOT_TOKEN=123:from-the-env-file\n")
+    env_file.chmod(0o600)
+    code, report = doctor(home)
+    assert not by_id(report, "config-invalid"), report

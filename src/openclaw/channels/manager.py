@@ -19,7 +19,7 @@ from openclaw.config import Config
 from openclaw.errors import UsageError
 from openclaw.store.inbox import Inbox
 
-__all__ = ["CHANNEL_LABELS", "ChannelManager", "build_channels"]
+__all__ = ["CHANNEL_LABELS", "ChannelManager", "build_channels", "check_channels"]
 
 log = logging.getLogger("openclaw.channels")
 
@@ -36,6 +36,17 @@ def build_channels(config: Config, source: str | None, environ: Mapping[str, str
         channels += [TelegramChannel(account)
                      for account in telegram_accounts(config, source, environ)]
     return channels
+
+
+def check_channels(config: Config, source: str | None, environ: Mapping[str, str]) -> int:
+    """Resolve every channel account as the gateway will at start (tokens, token files,
+    duplicates), without touching the network; return how many. Raises ConfigError."""
+    count = 0
+    if config.channels.telegram is not None:
+        from openclaw.channels.telegram import telegram_accounts
+
+        count += len(telegram_accounts(config, source, environ))
+    return count
 
 
 class ChannelManager:

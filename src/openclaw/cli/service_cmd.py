@@ -134,7 +134,12 @@ def _load_config(profile: Profile) -> Config:
     from openclaw.config import load_config
 
     try:
-        config, _ = load_config(profile.config_path)
+        config, exists = load_config(profile.config_path)
+        from openclaw.channels.manager import check_channels
+        from openclaw.service.envfile import read_env_file
+
+        service_env = {**read_env_file(profile.service_env_path), **os.environ}
+        check_channels(config, str(profile.config_path) if exists else None, service_env)
     except ConfigError as exc:
         raise ConfigError(exc.path, exc.key, f"{exc.reason} (fix it first: the service "
                                              "would refuse to start)") from None

@@ -96,7 +96,12 @@ def check_config(ctx: DoctorContext) -> list[Finding]:
     from openclaw.config import load_config
 
     try:
-        load_config(ctx.profile.config_path)
+        config, exists = load_config(ctx.profile.config_path)
+        from openclaw.channels.manager import check_channels
+        from openclaw.service.envfile import read_env_file
+
+        service_env = {**read_env_file(ctx.profile.service_env_path), **os.environ}
+        check_channels(config, str(ctx.profile.config_path) if exists else None, service_env)
     except ConfigError as exc:
         return [Finding("config-invalid", "error", exc.message,
                         fix=f"edit {ctx.profile.config_path} (the gateway refuses to start "
