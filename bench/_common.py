@@ -40,7 +40,10 @@ PYCACHE_DIR = Path(tempfile.gettempdir()) / "openclaw-bench-pycache"
 
 @dataclass
 class Result:
-    """One measured figure, with its target (``value <= target`` is "met")."""
+    """One measured figure, with its target (``value <= target`` is "met").
+
+    ``at_least=True`` makes the target a lower bound (``value >= target``), for rates.
+    """
 
     id: str
     label: str
@@ -48,11 +51,14 @@ class Result:
     unit: str
     target: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    at_least: bool = False
 
     @property
     def met(self) -> bool | None:
         """True/False against the target, None when the row has no target."""
-        return None if self.target is None else self.value <= self.target
+        if self.target is None:
+            return None
+        return self.value >= self.target if self.at_least else self.value <= self.target
 
     def to_json(self) -> dict[str, Any]:
         """The row as a JSON-able dict (including ``met``)."""
@@ -95,11 +101,18 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([render(header), line, *(render(row) for row in rows)])
 
 
+def target_text(target: float | None, unit: str, at_least: bool = False) -> str:
+    """``<= 150 ms`` (or ``>= 500 /s`` for a lower bound), ``-`` without a target."""
+    if target is None:
+        return "-"
+    return f"{'>=' if at_least else '<='} {fmt(target, unit)}"
+
+
 def results_table(results: list[Result]) -> str:
     """The standard results table: metric, value, target, verdict."""
     rows = [
-        [r.label, fmt(r.value, r.unit),
-         f"<= {fmt(r.target, r.unit)}" if r.target is not None else "-", verdict(r.met)]
+        [r.label, fmt(r.value, r.unit), target_text(r.target, r.unit, r.at_least),
+         verdict(r.met)]
         for r in results
     ]
     return table(rows, ["metric", "value", "target", "verdict"])

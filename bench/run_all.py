@@ -15,7 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import fmt, machine_info, parser, progress, table, verdict, wait_for_quiet
+from _common import (
+    fmt,
+    machine_info,
+    parser,
+    progress,
+    table,
+    target_text,
+    verdict,
+    wait_for_quiet,
+)
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
@@ -26,6 +35,7 @@ SCRIPTS = [
     "many_clients",
     "presence_broadcast",
     "presence_storm",
+    "send",
     "service",
 ]
 TIMEOUT_S = 300
@@ -96,7 +106,7 @@ def main() -> None:
         for row in document["results"]:
             if row["target"] is None and not ns.all:
                 continue
-            target = f"<= {fmt(row['target'], row['unit'])}" if row["target"] is not None else "-"
+            target = target_text(row["target"], row["unit"], row.get("at_least", False))
             rows.append([document["script"], row["label"], fmt(row["value"], row["unit"]),
                          target, verdict(row["met"])])
     machine = merged["machine"]
