@@ -546,6 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Reads one HTTP request, hands it to FakeTelegram._call, writes the envelope."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server: _Server
 
     def setup(self) -> None:

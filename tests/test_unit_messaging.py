@@ -946,8 +946,8 @@ def test_send_runs_at_most_calls_per_account_at_once(tmp_path: Path) -> None:
         tasks = [asyncio.create_task(send(service, f"k{i}", f"t{i}")) for i in range(20)]
         await until(lambda: fake.in_flight == CALLS_PER_ACCOUNT)
         await asyncio.sleep(0.05)
-        assert fake.in_flight == fake.max_in_flight == CALLS_PER_ACCOUNT == 8
-        assert ledger.counts() == {"attempting": 8, "queued": 12}
+        assert fake.in_flight == fake.max_in_flight == CALLS_PER_ACCOUNT == 4
+        assert ledger.counts() == {"attempting": 4, "queued": 16}
         fake.hold.set()
         results = await asyncio.gather(*tasks)
         assert len({r["messageId"] for r in results}) == 20 and fake.send_calls == 20

@@ -29,7 +29,7 @@ log = logging.getLogger("openclaw.send")
 _OUTCOME_UNKNOWN = {"reason": "outcome-unknown"}
 #: Channel calls in flight per account; more wait their turn (chat networks rate-limit
 #: per bot, and a burst of thousands of sockets helps nobody).
-CALLS_PER_ACCOUNT = 8
+CALLS_PER_ACCOUNT = 4
 
 
 def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -73,14 +73,28 @@ class SendService:
             chat_id = supervisor.channel.normalize_target(to)
             request = {"to": to, "text": text, "media": list(media)}
             deadline = now_ms() + self.timeout_ms
-            if not self.ledger.begin(key, supervisor.channel.name, supervisor.channel.account_id,
-                                     chat_id, request, deadline):
+            gate = self._gate(supervisor)
+            held = not gate.locked()
+            if held:  # a free slot: taken at once (no other task runs in between)
+                await gate.acquire()
+            try:
+                fresh = self.ledger.begin(key, supervisor.channel.name,
+                                          supervisor.channel.account_id, chat_id, request,
+                                          deadline, attempting=held)
+            except BaseException:
+                if held:
+                    gate.release()
+                raise
+            if not fresh:
+                if held:
+                    gate.release()
                 record = self.ledger.get(key)  # raced by another process? answer what it has
                 assert record is not None
                 return self._stored(record)
             future = self._track(key)
             self.tasks[key] = asyncio.get_running_loop().create_task(
-                self._deliver(key, supervisor, OutboundMessage(chat_id, text, media), deadline),
+                self._deliver(key, supervisor, OutboundMessage(chat_id, text, media), deadline,
+                              held=held),
                 name=f"send {key[:40]}")
         return await asyncio.shield(future)
 
@@ -113,20 +127,32 @@ class SendService:
             assert result is not None
             future.set_result(result)
 
-    async def _deliver(self, key: str, supervisor: ChannelSupervisor, message: OutboundMessage,
-                       deadline_ms: int, *, wait_ms: int = 0) -> None:
+    def _gate(self, supervisor: ChannelSupervisor) -> asyncio.Semaphore:
         channel = supervisor.channel
-        gate = self._gates.setdefault((channel.name, channel.account_id),
+        return self._gates.setdefault((channel.name, channel.account_id),
                                       asyncio.Semaphore(CALLS_PER_ACCOUNT))
+
+    async def _deliver(self, key: str, supervisor: ChannelSupervisor, message: OutboundMessage,
+                       deadline_ms: int, *, wait_ms: int = 0, held: bool = False) -> None:
+        """Call the channel until a final outcome. ``held``: the caller already took a
+        slot and recorded the key as ``attempting`` for this first call."""
+        channel = supervisor.channel
+        gate = self._gate(supervisor)
         attempt = 0
         while True:
             if wait_ms > 0:
                 await asyncio.sleep(wait_ms / 1000)
             attempt += 1
-            async with gate:
-                if self.stopping:
-                    return  # the row stays queued: resumed at the next start, never cut mid-call
-                self.ledger.attempt(key)  # committed before the call: a crash leaves evidence
+            if not held:
+                await gate.acquire()
+            recorded, held = held, False
+            try:
+                if self.stopping:  # leave it queued: resumed at the next start, never cut
+                    if recorded:
+                        self.ledger.requeue(key)
+                    return
+                if not recorded:
+                    self.ledger.attempt(key)  # committed before the call: evidence of it
                 self.calling.add(key)
                 try:
                     receipt = await channel.send(message)
@@ -147,6 +173,8 @@ class SendService:
                     return
                 finally:
                     self.calling.discard(key)
+            finally:
+                gate.release()
             result = {"runId": key, "messageId": receipt.message_id, "channel": channel.name,
                       "chatId": receipt.chat_id, "accountId": channel.account_id, **receipt.extra}
             self.ledger.sent(key, result)
@@ -233,8 +261,11 @@ class SendService:
         if calling:
             log.info("waiting up to %.1fs for %d send(s) in progress", drain_s, len(calling))
             await asyncio.wait(calling, timeout=drain_s)
+        idle = [key for key in self.tasks if key not in self.calling]
         for task in list(self.tasks.values()):
             task.cancel()
+        for key in idle:  # recorded as attempting but never called: safe to resume
+            self.ledger.requeue(key)
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(RequestError(

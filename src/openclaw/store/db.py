@@ -58,6 +58,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel, account_id)
     );
     """,
+    # 2: only queued rows need finding by state; a partial index is not touched by the
+    # common path (attempting → sent), which saves index writes on every send.
+    """
+    DROP INDEX sends_by_state;
+    CREATE INDEX sends_queued ON sends (next_attempt_ms) WHERE state = 'queued';
+    """,
 )
 
 

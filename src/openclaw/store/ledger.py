@@ -77,16 +77,26 @@ class Ledger:
         return _record(row) if row else None
 
     def begin(self, key: str, channel: str, account_id: str, chat_id: str,
-              request: dict[str, Any], deadline_ms: int) -> bool:
-        """Record a new key as ``queued`` (committed); False when the key exists."""
+              request: dict[str, Any], deadline_ms: int, *, attempting: bool = False) -> bool:
+        """Record a new key (committed); False when the key exists.
+
+        ``attempting``: a channel call starts right after this commit (one write instead
+        of two); otherwise the key waits as ``queued``.
+        """
         stamp = now_ms()
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO sends (key, state, channel, account_id, chat_id, request, "
-            "attempts, created_ms, updated_ms, deadline_ms) "
-            "VALUES (?, 'queued', ?, ?, ?, ?, 0, ?, ?, ?)",
-            (key, channel, account_id, chat_id, json.dumps(request), stamp, stamp, deadline_ms),
+            "attempts, created_ms, updated_ms, deadline_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, "attempting" if attempting else "queued", channel, account_id, chat_id,
+             json.dumps(request), int(attempting), stamp, stamp, deadline_ms),
         )
         return cursor.rowcount == 1
+
+    def requeue(self, key: str) -> None:
+        """An ``attempting`` key whose call never started goes back to ``queued``."""
+        self.db.execute(
+            "UPDATE sends SET state = 'queued', attempts = MAX(attempts - 1, 0), updated_ms = ? "
+            "WHERE key = ? AND state = 'attempting'", (now_ms(), key))
 
     def attempt(self, key: str) -> None:
         """A channel call for ``key`` starts now (committed before the call is made)."""
