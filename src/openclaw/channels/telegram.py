@@ -40,6 +40,7 @@ from openclaw.channels.base import (
     SendReceipt,
     TargetError,
 )
+from openclaw.channels.http import channel_transport
 from openclaw.config import Config, TelegramAccountConfig, TelegramConfig
 from openclaw.errors import ConfigError
 
@@ -227,8 +228,7 @@ class TelegramChannel:
         # skipping it cuts the CPU of each call by about a third (docs/benchmarks.md).
         self._base = f"{account.api_root}/bot{account.token}/"
         self._urls: dict[str, httpx.URL] = {}
-        self._transport = transport or httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=6, max_keepalive_connections=6))
+        self._transport = transport or channel_transport(max_connections=6)
 
     # -- Channel ----------------------------------------------------------------------
 
