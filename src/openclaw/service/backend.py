@@ -30,6 +30,7 @@ __all__ = [
     "ServiceBackend",
     "ServiceError",
     "ServiceManagerUnavailable",
+    "env_differences",
     "scan_definitions",
     "select_backend",
 ]
@@ -114,6 +115,22 @@ class OtherService:
         """JSON form for status and doctor."""
         return {"name": self.name, "path": str(self.path), "scope": self.scope,
                 "kind": self.kind, "command": self.command}
+
+
+def env_differences(want: Mapping[str, object], have: Mapping[str, object]) -> list[str]:
+    """``KEY missing`` / ``KEY extra`` / ``KEY changed`` for two environments, by name
+    only (an installed definition may hold an inline secret, never shown)."""
+    out = []
+    for key in sorted(set(want) | set(have)):
+        if key in want and key in have and want[key] == have[key]:
+            continue
+        if key not in have:
+            out.append(f"{key} missing")
+        elif key not in want:
+            out.append(f"{key} extra")
+        else:
+            out.append(f"{key} changed")
+    return out
 
 
 def scan_definitions(

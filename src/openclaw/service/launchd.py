@@ -32,6 +32,7 @@ from openclaw.service.backend import (
     Runtime,
     RuntimeState,
     ServiceError,
+    env_differences,
     scan_definitions,
 )
 from openclaw.service.launchd_plist import (
@@ -260,17 +261,8 @@ class LaunchdBackend:
         """Names only: an installed plist may carry an inline secret."""
         wanted = want if isinstance(want, dict) else {}
         had = have if isinstance(have, dict) else {}
-        out = []
-        for key in sorted(set(wanted) | set(had)):
-            if key in wanted and key in had and _canonical(wanted[key]) == _canonical(had[key]):
-                continue
-            if key not in had:
-                out.append(f"{key} missing")
-            elif key not in wanted:
-                out.append(f"{key} extra")
-            else:
-                out.append(f"{key} changed")
-        return out or ["not a dictionary"]
+        return env_differences({k: _canonical(v) for k, v in wanted.items()},
+                               {k: _canonical(v) for k, v in had.items()}) or ["not a dictionary"]
 
     def write(self, spec: ServiceSpec) -> None:
         """Write the plist (0644: it holds no secrets); launchd sees it at bootstrap.

@@ -20,6 +20,7 @@ from openclaw.service.backend import (
     Runtime,
     RuntimeState,
     ServiceError,
+    env_differences,
     scan_definitions,
 )
 from openclaw.service.runner import CommandResult, CommandRunner
@@ -181,19 +182,8 @@ class SystemdBackend:
 
     @staticmethod
     def _env_diff(want: list[str], have: list[str]) -> list[str]:
-        wanted = parse_environment({("Service", "Environment"): want})
-        had = parse_environment({("Service", "Environment"): have})
-        out = []
-        for key in sorted(set(wanted) | set(had)):
-            if wanted.get(key) == had.get(key):
-                continue
-            if key not in had:
-                out.append(f"{key} missing")
-            elif key not in wanted:
-                out.append(f"{key} extra")
-            else:
-                out.append(f"{key} changed")
-        return out
+        return env_differences(parse_environment({("Service", "Environment"): want}),
+                               parse_environment({("Service", "Environment"): have}))
 
     def write(self, spec: ServiceSpec) -> None:
         """Write the unit (0644: it holds no secrets) and ``daemon-reload``."""
