@@ -25,6 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:
+        self.server.connections.add(self.client_address)  # before answering: no race
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path == "/slow":
             self.server.release.wait(5)
@@ -37,7 +38,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.write(payload)
-        self.server.connections.add(self.client_address)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

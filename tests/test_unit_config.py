@@ -431,6 +431,6 @@ def test_redact_patterns_are_an_immutable_tuple() -> None:
     assert isinstance(config.logging.redact_patterns, tuple)
 
 
-def test_configs_are_hashable_values() -> None:
-    assert hash(parse_config({})) == hash(Config())
+def test_configs_compare_as_values() -> None:
+    assert parse_config({}) == Config()
     assert parse_config({"gateway": {"port": 1}}) != Config()

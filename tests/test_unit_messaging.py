@@ -373,7 +373,7 @@ def test_inbox_store_is_atomic(db: sqlite3.Connection) -> None:
     with pytest.raises(sqlite3.Error):
         inbox.store("fake", "default", [inbound("2"), broken], "c2")
     assert inbox.cursor("fake", "default") == "c1"
-    assert [m["messageId"] for m in inbox.list(0, 10)] == ["1"]
+    assert [m["messageId"] for m in inbox.read(0, 10)] == ["1"]
     assert not db.in_transaction
     fresh = inbox.store("fake", "default", [inbound("2")], "c2")  # the connection still works
     assert [m.message_id for _, m in fresh] == ["2"]
@@ -387,7 +387,7 @@ def test_inbox_list_filters_by_cursor_limit_channel_and_chat(db: sqlite3.Connect
                           inbound("3", "777", "c")], "c1")
     inbox.store("other", "default", [inbound("1", "777", "d", channel="other")], "o1")
     seqs = [seq for seq, _ in stored]
-    listed = inbox.list(0, 100)
+    listed = inbox.read(0, 100)
     assert [m["text"] for m in listed] == ["a", "b", "c", "d"]
     first = listed[0]
     assert set(first) == {"seq", "channel", "accountId", "chatId", "messageId", "from",
@@ -395,12 +395,12 @@ def test_inbox_list_filters_by_cursor_limit_channel_and_chat(db: sqlite3.Connect
     assert (first["seq"], first["channel"], first["accountId"], first["chatId"],
             first["messageId"], first["from"], first["fromName"], first["ts"]) == (
         seqs[0], "fake", "default", "777", "1", "4242", "Ann", 1_700_000_000_000)
-    assert [m["text"] for m in inbox.list(seqs[0], 100)] == ["b", "c", "d"]
-    assert [m["text"] for m in inbox.list(0, 2)] == ["a", "b"]
-    assert [m["text"] for m in inbox.list(0, 100, channel="fake")] == ["a", "b", "c"]
-    assert [m["text"] for m in inbox.list(0, 100, chat_id="777")] == ["a", "c", "d"]
-    assert [m["text"] for m in inbox.list(0, 100, channel="other", chat_id="777")] == ["d"]
-    assert inbox.list(0, 100, channel="nope") == []
+    assert [m["text"] for m in inbox.read(seqs[0], 100)] == ["b", "c", "d"]
+    assert [m["text"] for m in inbox.read(0, 2)] == ["a", "b"]
+    assert [m["text"] for m in inbox.read(0, 100, channel="fake")] == ["a", "b", "c"]
+    assert [m["text"] for m in inbox.read(0, 100, chat_id="777")] == ["a", "c", "d"]
+    assert [m["text"] for m in inbox.read(0, 100, channel="other", chat_id="777")] == ["d"]
+    assert inbox.read(0, 100, channel="nope") == []
 
 
 def test_inbox_prune_removes_old_messages_and_keeps_cursors(db: sqlite3.Connection) -> None:
@@ -408,7 +408,7 @@ def test_inbox_prune_removes_old_messages_and_keeps_cursors(db: sqlite3.Connecti
     inbox.store("fake", "default", [inbound("1", text="old"), inbound("2", text="new")], "c1")
     db.execute("UPDATE messages SET received_ms = 1000 WHERE message_id = '1'")
     assert inbox.prune(older_than_ms=5000) == 1
-    assert [m["text"] for m in inbox.list(0, 10)] == ["new"]
+    assert [m["text"] for m in inbox.read(0, 10)] == ["new"]
     assert inbox.cursor("fake", "default") == "c1"
 
 
@@ -660,7 +660,7 @@ def test_manager_sink_stores_before_notifying_and_only_fresh_messages(
     inbox = Inbox(db)
 
     def on_inbound(seq: int, message: InboundMessage) -> None:
-        assert any(m["seq"] == seq for m in inbox.list(0, 100))  # stored already
+        assert any(m["seq"] == seq for m in inbox.read(0, 100))  # stored already
         seen.append((seq, message.message_id))
 
     fake = FakeChannel()

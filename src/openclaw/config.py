@@ -26,6 +26,8 @@ __all__ = [
     "HeartbeatConfig",
     "LoggingConfig",
     "MessagesConfig",
+    "ModelProviderConfig",
+    "ModelsConfig",
     "RateLimitConfig",
     "ServiceConfig",
     "TelegramAccountConfig",
@@ -101,6 +103,15 @@ class AgentDefaults(_Section, frozen=True):
     """Defaults shared by every agent."""
 
     heartbeat: HeartbeatConfig = msgspec.field(default_factory=HeartbeatConfig)
+    #: ``"<provider>/<model>"``; the offline built-in needs no network and no key.
+    model: str = "offline/echo"
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 600
+    context_turns: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 20
+    context_chars: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 24_000
+    system_prompt: str | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1024
+    #: Answer allowed inbound channel messages with an agent run (the assistant loop).
+    reply_to_channels: bool = True
 
 
 class AgentsConfig(_Section, frozen=True):
@@ -166,6 +177,21 @@ class MessagesConfig(_Section, frozen=True):
     inbox_retention: str = "7d"
 
 
+class ModelProviderConfig(_Section, frozen=True):
+    """``models.providers.<id>``: an endpoint speaking one of the supported APIs."""
+
+    api: Literal["openai-completions", "anthropic-messages"] | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+
+
+class ModelsConfig(_Section, frozen=True):
+    """Model providers (built-in ids: offline, openai, anthropic, ollama)."""
+
+    providers: dict[str, ModelProviderConfig] = msgspec.field(default_factory=dict)
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"schema": "$schema"}):
     """The whole validated config (all defaults when there is no file)."""
 
@@ -176,6 +202,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
     channels: ChannelsConfig = msgspec.field(default_factory=ChannelsConfig)
     messages: MessagesConfig = msgspec.field(default_factory=MessagesConfig)
+    models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
 
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)

@@ -50,13 +50,14 @@ def _global_options(parser: argparse.ArgumentParser) -> None:
                        help="show tracebacks for errors")
 
 
-def _client_options(parser: argparse.ArgumentParser, timeout_ms: int) -> None:
+def _client_options(parser: argparse.ArgumentParser, timeout_ms: int | None) -> None:
     group = parser.add_argument_group("gateway connection")
     group.add_argument("--url", help="gateway URL (ws://host:port); never uses stored credentials")
     group.add_argument("--token", help="gateway token (default: env, config, generated token)")
     group.add_argument("--password", help="gateway password")
-    group.add_argument("--timeout", type=int, default=timeout_ms, metavar="MS",
-                       help=f"timeout in milliseconds (default {timeout_ms})")
+    if timeout_ms is not None:
+        group.add_argument("--timeout", type=int, default=timeout_ms, metavar="MS",
+                           help=f"timeout in milliseconds (default {timeout_ms})")
 
 
 def _command(
@@ -181,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--idempotency-key", metavar="K",
                       help="delivery key; generated and printed when omitted")
     _client_options(send, 45_000)
+
+    agent = _command(commands, "agent", "openclaw.cli.agent_cmd:agent",
+                     "run one agent turn through the gateway and stream the reply")
+    agent.add_argument("--message", "-m", required=True, metavar="M", help="what to ask")
+    agent.add_argument("--to", metavar="T", help="chat to deliver the reply to (with --deliver)")
+    agent.add_argument("--session", metavar="S", help="session key (default: main)")
+    agent.add_argument("--channel", help="channel for --deliver (default: the first)")
+    agent.add_argument("--deliver", action="store_true",
+                       help="also send the reply to --to through the channel")
+    agent.add_argument("--model", help='"<provider>/<model>" for this run')
+    agent.add_argument("--no-wait", action="store_true", help="print the run id and return")
+    agent.add_argument("--timeout", type=int, metavar="S",
+                       help="the run's deadline on the gateway, in seconds")
+    agent.add_argument("--abort-on-interrupt", action="store_true",
+                       help="Ctrl-C aborts the run without asking")
+    agent.add_argument("--idempotency-key", metavar="K",
+                       help="run id; asking again with it returns the same answer")
+    _client_options(agent, None)  # --timeout is the run's deadline here, in seconds
 
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")

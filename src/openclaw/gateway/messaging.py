@@ -15,9 +15,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from openclaw.agent.runtime import AgentRuntime, Run
+from openclaw.agent.store import RunStore, SessionStore
 from openclaw.channels.base import InboundMessage
 from openclaw.channels.manager import ChannelManager, build_channels
 from openclaw.config import Config, parse_duration_ms
+from openclaw.errors import OpenClawError
 from openclaw.gateway.sending import SendService
 from openclaw.paths import Profile
 from openclaw.store.db import open_database
@@ -48,10 +51,45 @@ class Messaging:
         self.sends = SendService(self.ledger, self.channels,
                                  timeout_ms=parse_duration_ms(messages.send_timeout),
                                  retention_ms=parse_duration_ms(messages.retention))
+        self.on_agent_event: Callable[[dict[str, Any]], None] = lambda event: None
+        self.agent = AgentRuntime(RunStore(self.db), SessionStore(self.db), config, os.environ,
+                                  lambda event: self.on_agent_event(event),
+                                  deliver=self._deliver if self.channels.order else None)
+        self.reply_to_channels = config.agents.defaults.reply_to_channels
         self._prune_task: asyncio.Task[None] | None = None
 
     def _inbound(self, seq: int, message: InboundMessage) -> None:
         self.on_message({**message.to_event(), "seq": seq})
+        if self.reply_to_channels:
+            self._answer(seq, message)
+
+    async def _deliver(self, key: str, to: str, text: str, channel: str | None,
+                       account: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.sends.send(key, to, text, (), channel, account)
+        return result
+
+    def _answer(self, seq: int, message: InboundMessage) -> None:
+        """The assistant loop: run the agent on the chat's session and reply there.
+
+        The run id comes from the message, and the reply's send key from the run id,
+        so answering the same message again (after a crash) finds the stored run and
+        the stored send instead of posting twice.
+        """
+        run_id = (f"inbound:{message.channel}:{message.account_id}:{message.chat_id}:"
+                  f"{message.message_id}")
+        session = f"{message.channel}:{message.account_id}:{message.chat_id}"
+        try:
+            _, found = self.agent.submit(
+                run_id, message.text, session_key=session,
+                deliver=(message.chat_id, message.channel, message.account_id))
+        except OpenClawError as exc:
+            log.error("cannot answer message %s in %s: %s", message.message_id, session,
+                      exc.message)
+            return
+        if isinstance(found, Run):
+            found.final.add_done_callback(lambda _: self.inbox.mark_handled(seq))
+        else:
+            self.inbox.mark_handled(seq)
 
     @property
     def ready(self) -> bool:
@@ -59,8 +97,16 @@ class Messaging:
         return self.channels.all_started
 
     def start(self) -> None:
-        """Recover the ledger, resume queued sends, start channels and pruning."""
+        """Recover the ledger and the runs, resume queued sends, answer messages that
+        arrived before a stop, start channels and pruning."""
         self.sends.resume()
+        if self.reply_to_channels:  # first: their runs start again rather than fail
+            for seq, message in self.inbox.unhandled():
+                self._answer(seq, message)
+        recovered = self.agent.recover()
+        if recovered:
+            log.info("agent: %d run(s) from the previous process ended as interrupted",
+                     recovered)
         self.channels.start_all()
         self.sends.start_pruning()
 
@@ -75,7 +121,10 @@ class Messaging:
         open until :meth:`close`, for requests still arriving while clients are told."""
         if self._prune_task is not None:
             self._prune_task.cancel()
-        await self.sends.shutdown(drain_s)
+        started = asyncio.get_running_loop().time()
+        await self.agent.shutdown(drain_s / 2)
+        left = max(0.5, drain_s - (asyncio.get_running_loop().time() - started))
+        await self.sends.shutdown(left)
         await self.channels.stop_all(timeout_s=min(5.0, max(0.5, drain_s)))
 
     def close(self) -> None:

@@ -247,7 +247,11 @@ async def _serve(
     def on_message(event: dict[str, Any]) -> None:
         gateway.bus.broadcast("message", event, scope=READ)
 
+    def on_agent_event(event: dict[str, Any]) -> None:
+        gateway.bus.broadcast("agent", event, scope=READ)
+
     messaging.on_message = on_message
+    messaging.on_agent_event = on_agent_event
     messaging.channels.on_change = gateway.health_changed
     gateway.messaging = messaging
     messaging.start()

@@ -61,7 +61,7 @@ wsproto_log.setLevel(logging.WARNING)
 PREAUTH_MAX_PAYLOAD = 64 * 1024
 DEFAULT_AGENT_ID = "main"
 _EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
-           "message"]
+           "message", "agent"]
 
 
 def _now_ms() -> int:

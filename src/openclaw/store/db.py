@@ -64,6 +64,33 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX sends_by_state;
     CREATE INDEX sends_queued ON sends (next_attempt_ms) WHERE state = 'queued';
     """,
+    # 3: agent runs (durable finals by runId), session transcripts, and which inbound
+    # messages the assistant has answered.
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        session_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        request TEXT NOT NULL,
+        final TEXT,
+        accepted_ms INTEGER NOT NULL,
+        started_ms INTEGER,
+        ended_ms INTEGER
+    );
+    CREATE INDEX runs_open ON runs (accepted_ms) WHERE state IN ('queued', 'running');
+    CREATE INDEX runs_by_age ON runs (accepted_ms);
+    CREATE TABLE turns (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_key TEXT NOT NULL,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        run_id TEXT
+    );
+    CREATE INDEX turns_by_session ON turns (session_key, seq);
+    ALTER TABLE messages ADD COLUMN handled INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_unhandled ON messages (seq) WHERE handled = 0;
+    """,
 )
 
 

@@ -58,7 +58,7 @@ class Inbox:
             raise
         return fresh
 
-    def list(self, after: int, limit: int, channel: str | None = None,
+    def read(self, after: int, limit: int, channel: str | None = None,
              chat_id: str | None = None) -> list[dict[str, Any]]:
         """Messages with ``seq > after``, oldest first, as ``messages.list`` returns them."""
         query = ("SELECT seq, channel, account_id, chat_id, message_id, sender, sender_name, "
@@ -77,6 +77,19 @@ class Inbox:
              "from": r[5], "fromName": r[6], "text": r[7], "ts": r[8], "receivedAt": r[9]}
             for r in self.db.execute(query, args).fetchall()
         ]
+
+    def unhandled(self) -> list[tuple[int, InboundMessage]]:
+        """Stored messages the assistant has not answered yet, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, channel, account_id, chat_id, message_id, sender, sender_name, text, ts "
+            "FROM messages WHERE handled = 0 ORDER BY seq").fetchall()
+        return [(r[0], InboundMessage(channel=r[1], account_id=r[2], chat_id=r[3],
+                                      message_id=r[4], sender=r[5], sender_name=r[6],
+                                      text=r[7], ts=r[8])) for r in rows]
+
+    def mark_handled(self, seq: int) -> None:
+        """The assistant has answered (or given up on) message ``seq``."""
+        self.db.execute("UPDATE messages SET handled = 1 WHERE seq = ?", (seq,))
 
     def prune(self, older_than_ms: int) -> int:
         """Forget messages received before ``older_than_ms``."""

@@ -58,7 +58,7 @@ def register(dispatcher: Dispatcher) -> None:
     @dispatcher.register("messages.list", READ, MessagesListParams)
     def messages_list(ctx: Context, params: MessagesListParams) -> dict[str, Any]:
         inbox = _messaging(ctx).inbox
-        items = inbox.list(params.cursor, params.limit + 1, params.channel, params.chat_id)
+        items = inbox.read(params.cursor, params.limit + 1, params.channel, params.chat_id)
         more = len(items) > params.limit
         items = items[: params.limit]
         return {"messages": items, "cursor": items[-1]["seq"] if items else params.cursor,

@@ -1,0 +1,1 @@
+"""The agent runtime: runs, sessions and model providers."""

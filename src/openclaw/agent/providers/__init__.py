@@ -1,0 +1,1 @@
+"""Model providers: an offline built-in, OpenAI-compatible Chat Completions, Anthropic."""

@@ -1,0 +1,224 @@
+"""Anthropic Messages API.
+
+One streamed ``POST {baseUrl}/v1/messages`` per call (headers ``x-api-key`` and
+``anthropic-version: 2023-06-01``). The API differs from Chat Completions in ways
+handled here: system prompts go in a top-level ``system`` field, turns must alternate
+between ``user`` and ``assistant`` (consecutive turns of one role are merged),
+``max_tokens`` is required, and the stream is a sequence of named events:
+``message_start`` (model, input tokens), ``content_block_delta`` (``text_delta``
+text), ``message_delta`` (output tokens, stop reason), ``message_stop``; ``ping``
+keeps the connection alive and ``error`` (e.g. ``overloaded_error``) aborts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import httpx
+import msgspec
+
+from openclaw import __version__
+from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
+from openclaw.agent.providers.sse import SSECall
+from openclaw.channels.http import channel_transport
+
+__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicProvider"]
+
+ANTHROPIC_VERSION: Final = "2023-06-01"
+#: ``max_tokens`` is mandatory in this API; used when the caller gives none.
+DEFAULT_MAX_TOKENS: Final = 1024
+_MAX_CONNECTIONS: Final = 8
+#: ``error.type`` of an error event or body → the ProviderError kind.
+_ERROR_KINDS: Final[dict[str, ProviderErrorKind]] = {
+    "overloaded_error": "server",
+    "api_error": "server",
+    "rate_limit_error": "rate-limit",
+    "authentication_error": "auth",
+    "permission_error": "auth",
+    "timeout_error": "timeout",
+}
+
+
+class AnthropicProvider:
+    """An Anthropic Messages endpoint (api ``anthropic-messages``).
+
+    Args:
+        id: the provider id (``anthropic`` or a custom one).
+        base_url: the API root without the version, e.g. ``https://api.anthropic.com``
+            (a trailing ``/v1`` is accepted too).
+        api_key: sent as ``x-api-key``; None sends none (a local proxy may not want
+            one). Never shown by ``repr`` or ``describe``.
+        transport: an httpx transport to use (tests); by default the project's asyncio
+            transport, created on first use and closed by :meth:`close`.
+        key_source: how the key was found, for :meth:`describe`.
+    """
+
+    api = "anthropic-messages"
+
+    def __init__(self, id: str, base_url: str, api_key: str | None, *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 key_source: str | None = None) -> None:
+        self.id = id
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or None
+        self.key_source = key_source or ("config" if self._api_key else "none")
+        self._transport = transport
+        self._owns_transport = transport is None
+        root = self.base_url.removesuffix("/v1")
+        self._url = httpx.URL(root + "/v1/messages")
+        self._headers = {"content-type": "application/json", "accept": "text/event-stream",
+                         "anthropic-version": ANTHROPIC_VERSION,
+                         "user-agent": f"openclaw-gateway/{__version__}"}
+        if self._api_key:
+            self._headers["x-api-key"] = self._api_key
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(id={self.id!r}, base_url={self.base_url!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """``{id, api, baseUrl, keySource}`` for ``status`` (never the key)."""
+        return {"id": self.id, "api": self.api, "baseUrl": self.base_url,
+                "keySource": self.key_source}
+
+    async def close(self) -> None:
+        """Close the connection pool this provider opened (not one it was given)."""
+        if self._owns_transport and self._transport is not None:
+            transport, self._transport = self._transport, None
+            await transport.aclose()
+
+    def request_body(self, model: str, messages: list[Message],
+                     max_tokens: int | None = None) -> dict[str, Any]:
+        """The JSON body of one streamed call (public so tests can check it).
+
+        System messages are joined (blank line between) into ``system``; empty turns
+        are dropped and consecutive turns of one role merged, since the API requires
+        alternation; a final assistant turn (a prefill) loses trailing whitespace,
+        which the API refuses.
+        """
+        system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
+        turns: list[dict[str, str]] = []
+        for message in messages:
+            if message.role == "system" or not message.content.strip():
+                continue
+            if turns and turns[-1]["role"] == message.role:
+                turns[-1]["content"] += "\n\n" + message.content
+            else:
+                turns.append({"role": message.role, "content": message.content})
+        if turns and turns[-1]["role"] == "assistant":
+            turns[-1]["content"] = turns[-1]["content"].rstrip()
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
+            "messages": turns,
+            "stream": True,
+        }
+        if system:
+            body["system"] = system
+        return body
+
+    async def stream(self, model: str, messages: list[Message], *, timeout_s: float,
+                     max_tokens: int | None = None) -> AsyncIterator[Delta | Completion]:
+        """Stream the reply: Deltas, then one Completion; ProviderError on failure.
+
+        ``timeout_s`` bounds the whole call. Errors are retryable only while no Delta
+        has been yielded.
+        """
+        body = self.request_body(model, messages, max_tokens)
+        request = httpx.Request("POST", self._url, headers=self._headers,
+                                content=msgspec.json.encode(body))
+        call = SSECall(self.id, self._get_transport(), request, timeout_s=timeout_s,
+                       secrets=(self._api_key,))
+        if not body["messages"]:
+            raise call.error("bad-request", "nothing to send: the conversation has no "
+                             "user or assistant message", retryable=False)
+        answered_model = model
+        usage: dict[str, int] = {}
+        stop_reason: str | None = None
+        done = seen_event = False
+        await call.open()
+        try:
+            while not done and (events := await call.read()) is not None:
+                for event in events:
+                    seen_event = True
+                    data = _decode(call, event.data)
+                    kind = event.event if event.event != "message" else data.get("type")
+                    if kind == "content_block_delta":
+                        delta = data.get("delta")
+                        if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                            text = delta.get("text")
+                            if isinstance(text, str) and text:
+                                yield Delta(text)
+                                call.streamed = True
+                    elif kind == "message_start":
+                        message = data.get("message")
+                        if isinstance(message, dict):
+                            if isinstance(message.get("model"), str) and message["model"]:
+                                answered_model = message["model"]
+                            usage.update(_usage(message.get("usage")))
+                    elif kind == "message_delta":
+                        for name, value in _usage(data.get("usage")).items():
+                            if value or name not in usage:  # a 0 must not hide a count
+                                usage[name] = value
+                        delta = data.get("delta")
+                        reason = delta.get("stop_reason") if isinstance(delta, dict) else None
+                        if isinstance(reason, str):
+                            stop_reason = reason
+                    elif kind == "message_stop":
+                        done = True
+                        break
+                    elif kind == "error":
+                        raise _stream_error(call, data)
+                    # ping, content_block_start/stop and future events are ignored
+            if not done:
+                if not seen_event:
+                    raise call.error("malformed", "the answer is not an event stream "
+                                     f"(content-type {call.content_type or 'missing'!r})")
+                raise call.error("malformed", "the stream ended before message_stop")
+            await call.drain()
+        finally:
+            await call.aclose()
+        yield Completion(model=answered_model, usage=usage, stop_reason=stop_reason)
+
+    def _get_transport(self) -> httpx.AsyncBaseTransport:
+        if self._transport is None:
+            self._transport = channel_transport(max_connections=_MAX_CONNECTIONS)
+        return self._transport
+
+
+def _decode(call: SSECall, data: str) -> dict[str, Any]:
+    try:
+        value = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raise call.error("malformed", f"a stream event is not JSON: {data[:120]!r}") from None
+    if not isinstance(value, dict):
+        raise call.error("malformed", f"a stream event is not an object: {data[:120]!r}")
+    return value
+
+
+def _stream_error(call: SSECall, data: dict[str, Any]) -> Exception:
+    """The ProviderError for an ``event: error`` in the stream."""
+    error = data.get("error")
+    error = error if isinstance(error, dict) else {}
+    error_type = error.get("type") if isinstance(error.get("type"), str) else "error"
+    message = error.get("message") or "unknown error"
+    kind = _ERROR_KINDS.get(str(error_type), "bad-request")
+    return call.error(kind, f"error mid-stream ({error_type}): {message}",
+                      retryable=kind in ("server", "rate-limit", "timeout"))
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    """Anthropic usage → ``{inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens}``.
+
+    ``message_delta`` counts are cumulative, so later values replace earlier ones.
+    """
+    if not isinstance(usage, dict):
+        return {}
+    result: dict[str, int] = {}
+    for key, name in (("input_tokens", "inputTokens"), ("output_tokens", "outputTokens"),
+                      ("cache_read_input_tokens", "cacheReadTokens"),
+                      ("cache_creation_input_tokens", "cacheWriteTokens")):
+        value = usage.get(key)
+        if isinstance(value, int) and (value or name in ("inputTokens", "outputTokens")):
+            result[name] = value
+    return result

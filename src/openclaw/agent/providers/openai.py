@@ -1,0 +1,191 @@
+"""OpenAI Chat Completions (and the many servers that speak it: Ollama, vLLM, ...).
+
+One streamed ``POST {baseUrl}/chat/completions`` per call, with
+``stream_options.include_usage`` so the last chunk before ``data: [DONE]`` carries the
+token usage. Text arrives as ``choices[0].delta.content``; the answer ends at
+``[DONE]``. See :mod:`openclaw.agent.providers.sse` for the HTTP and error handling
+shared with the Anthropic provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+from openclaw import __version__
+from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
+from openclaw.agent.providers.sse import SSECall
+from openclaw.channels.http import channel_transport
+
+__all__ = ["OpenAIProvider"]
+
+_MAX_CONNECTIONS: Final = 8
+#: finish_reason → the stop reasons the offline and Anthropic providers use.
+_STOP_REASONS: Final = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                        "function_call": "tool_use"}
+#: hosts whose models refuse ``max_tokens`` (o-series, gpt-5) and want this instead.
+_COMPLETION_TOKENS_HOSTS: Final = frozenset({"api.openai.com"})
+
+
+class OpenAIProvider:
+    """A Chat Completions endpoint (api ``openai-completions``).
+
+    Args:
+        id: the provider id the user chose (``openai``, ``ollama``, a custom one).
+        base_url: the API root including its version, e.g. ``https://api.openai.com/v1``.
+        api_key: sent as ``Authorization: Bearer``; None sends no such header (Ollama
+            and most local servers need none). Never shown by ``repr`` or ``describe``.
+        transport: an httpx transport to use (tests); by default the project's asyncio
+            transport, created on first use and closed by :meth:`close`.
+        key_source: how the key was found, for :meth:`describe` (``config``,
+            ``env:NAME``); defaults to ``config`` with a key and ``none`` without.
+    """
+
+    api = "openai-completions"
+
+    def __init__(self, id: str, base_url: str, api_key: str | None, *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 key_source: str | None = None) -> None:
+        self.id = id
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or None
+        self.key_source = key_source or ("config" if self._api_key else "none")
+        self._transport = transport
+        self._owns_transport = transport is None
+        self._url = httpx.URL(self.base_url + "/chat/completions")
+        self._headers = {"content-type": "application/json", "accept": "text/event-stream",
+                         "user-agent": f"openclaw-gateway/{__version__}"}
+        if self._api_key:
+            self._headers["authorization"] = f"Bearer {self._api_key}"
+        host = urlsplit(self.base_url).hostname or ""
+        self._max_tokens_field = ("max_completion_tokens" if host in _COMPLETION_TOKENS_HOSTS
+                                  else "max_tokens")
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(id={self.id!r}, base_url={self.base_url!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """``{id, api, baseUrl, keySource}`` for ``status`` (never the key)."""
+        return {"id": self.id, "api": self.api, "baseUrl": self.base_url,
+                "keySource": self.key_source}
+
+    async def close(self) -> None:
+        """Close the connection pool this provider opened (not one it was given)."""
+        if self._owns_transport and self._transport is not None:
+            transport, self._transport = self._transport, None
+            await transport.aclose()
+
+    def request_body(self, model: str, messages: list[Message],
+                     max_tokens: int | None = None) -> dict[str, Any]:
+        """The JSON body of one streamed call (public so tests can check it)."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": message.role, "content": message.content}
+                         for message in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if max_tokens is not None:
+            body[self._max_tokens_field] = max_tokens
+        return body
+
+    async def stream(self, model: str, messages: list[Message], *, timeout_s: float,
+                     max_tokens: int | None = None) -> AsyncIterator[Delta | Completion]:
+        """Stream the reply: Deltas, then one Completion; ProviderError on failure.
+
+        ``timeout_s`` bounds the whole call (connect, first token, every gap, the
+        end). Errors are retryable only while no Delta has been yielded.
+        """
+        body = msgspec.json.encode(self.request_body(model, messages, max_tokens))
+        request = httpx.Request("POST", self._url, headers=self._headers, content=body)
+        call = SSECall(self.id, self._get_transport(), request, timeout_s=timeout_s,
+                       secrets=(self._api_key,))
+        answered_model = model
+        usage: dict[str, int] = {}
+        stop_reason: str | None = None
+        done = seen_event = False
+        await call.open()
+        try:
+            while not done and (events := await call.read()) is not None:
+                for event in events:
+                    seen_event = True
+                    if event.data.strip() == "[DONE]":
+                        done = True
+                        break
+                    chunk = _decode(call, event.data)
+                    if isinstance(chunk.get("model"), str) and chunk["model"]:
+                        answered_model = chunk["model"]
+                    usage = _usage(chunk.get("usage")) or usage
+                    text, finish = _choice(chunk.get("choices"))
+                    if finish:
+                        stop_reason = _STOP_REASONS.get(finish, finish)
+                    if text:
+                        yield Delta(text)
+                        call.streamed = True
+            if not done:
+                if not seen_event:
+                    raise call.error("malformed", "the answer is not an event stream "
+                                     f"(content-type {call.content_type or 'missing'!r})")
+                raise call.error("malformed", "the stream ended before data: [DONE]")
+            await call.drain()
+        finally:
+            await call.aclose()
+        yield Completion(model=answered_model, usage=usage, stop_reason=stop_reason)
+
+    def _get_transport(self) -> httpx.AsyncBaseTransport:
+        if self._transport is None:
+            self._transport = channel_transport(max_connections=_MAX_CONNECTIONS)
+        return self._transport
+
+
+def _decode(call: SSECall, data: str) -> dict[str, Any]:
+    """One ``data:`` payload as a chunk object; an ``{"error": ...}`` payload raises."""
+    try:
+        chunk = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raise call.error("malformed", f"a stream event is not JSON: {data[:120]!r}") from None
+    if not isinstance(chunk, dict):
+        raise call.error("malformed", f"a stream event is not an object: {data[:120]!r}")
+    error = chunk.get("error")
+    if error:  # some servers (and OpenAI, rarely) report failures inside the stream
+        message = error.get("message") if isinstance(error, dict) else error
+        kind_name = (error.get("type") or error.get("code")) if isinstance(error, dict) else None
+        kind: ProviderErrorKind = "server"
+        if isinstance(kind_name, str) and ("rate" in kind_name or kind_name == "requests"):
+            kind = "rate-limit"
+        elif isinstance(kind_name, str) and "invalid" in kind_name:
+            kind = "bad-request"
+        raise call.error(kind, f"error mid-stream: {message or 'unknown error'}",
+                         retryable=kind != "bad-request")
+    return chunk
+
+
+def _choice(choices: Any) -> tuple[str, str | None]:
+    """``(text, finish_reason)`` of the first choice of a chunk."""
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return "", None
+    choice = choices[0]
+    delta = choice.get("delta")
+    text = delta.get("content") if isinstance(delta, dict) else None
+    finish = choice.get("finish_reason")
+    return (text if isinstance(text, str) else ""), (finish if isinstance(finish, str) else None)
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    """OpenAI usage → ``{inputTokens, outputTokens[, cacheReadTokens]}``."""
+    if not isinstance(usage, dict):
+        return {}
+    result: dict[str, int] = {}
+    for key, name in (("prompt_tokens", "inputTokens"), ("completion_tokens", "outputTokens")):
+        value = usage.get(key)
+        if isinstance(value, int):
+            result[name] = value
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if isinstance(cached, int) and cached:
+        result["cacheReadTokens"] = cached
+    return result

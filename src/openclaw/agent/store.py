@@ -1,0 +1,139 @@
+"""Agent runs and session transcripts in the gateway's SQLite database.
+
+A run row is written when the run is accepted and gets its final answer (the
+exact payload the ``agent`` request's second response carries) when it ends, so
+a repeated ``idempotencyKey`` after a restart is answered from here. Transcripts
+are kept per session key; a reset hides earlier turns from the model (they are
+deleted).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from openclaw.store.ledger import now_ms
+
+__all__ = ["RunStore", "SessionStore"]
+
+
+class RunStore:
+    """The ``runs`` table."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """``{runId, sessionKey, state, request, final, acceptedAt, startedAt, endedAt}``."""
+        row = self.db.execute(
+            "SELECT run_id, session_key, state, request, final, accepted_ms, started_ms, "
+            "ended_ms FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        return {"runId": row[0], "sessionKey": row[1], "state": row[2],
+                "request": json.loads(row[3]), "final": json.loads(row[4]) if row[4] else None,
+                "acceptedAt": row[5], "startedAt": row[6], "endedAt": row[7]}
+
+    def accept(self, run_id: str, session_key: str, request: dict[str, Any]) -> int:
+        """Record a run as queued (again, for one a dead process never finished)."""
+        stamp = now_ms()
+        self.db.execute(
+            "INSERT INTO runs (run_id, session_key, state, request, accepted_ms) "
+            "VALUES (?, ?, 'queued', ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+            "state = 'queued', request = excluded.request, accepted_ms = excluded.accepted_ms, "
+            "started_ms = NULL WHERE runs.final IS NULL",
+            (run_id, session_key, json.dumps(request), stamp))
+        return stamp
+
+    def start(self, run_id: str) -> int:
+        """The run got its session's turn."""
+        stamp = now_ms()
+        self.db.execute("UPDATE runs SET state = 'running', started_ms = ? WHERE run_id = ?",
+                        (stamp, run_id))
+        return stamp
+
+    def finish(self, run_id: str, final: dict[str, Any]) -> int:
+        """Store the final answer every later request for this run id gets."""
+        stamp = now_ms()
+        self.db.execute(
+            "UPDATE runs SET state = ?, final = ?, ended_ms = ? WHERE run_id = ?",
+            (final.get("status", "error"), json.dumps(final), stamp, run_id))
+        return stamp
+
+    def unfinished(self) -> list[str]:
+        """Runs a previous process accepted but never finished, oldest first."""
+        rows = self.db.execute(
+            "SELECT run_id FROM runs WHERE state IN ('queued', 'running') ORDER BY accepted_ms"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def prune(self, older_than_ms: int) -> int:
+        """Forget finished runs accepted before ``older_than_ms``."""
+        return self.db.execute(
+            "DELETE FROM runs WHERE accepted_ms < ? AND state NOT IN ('queued', 'running')",
+            (older_than_ms,)).rowcount
+
+
+class SessionStore:
+    """The ``turns`` table: one transcript per session key."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def add(self, session_key: str, role: str, text: str, run_id: str | None) -> None:
+        """Append one turn."""
+        self.db.execute(
+            "INSERT INTO turns (session_key, role, text, ts, run_id) VALUES (?, ?, ?, ?, ?)",
+            (session_key, role, text, now_ms(), run_id))
+
+    def add_exchange(self, session_key: str, user: str, assistant: str, run_id: str) -> None:
+        """The user turn and the reply, in one transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.add(session_key, "user", user, run_id)
+            self.add(session_key, "assistant", assistant, run_id)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def context(self, session_key: str, max_turns: int, max_chars: int) -> list[tuple[str, str]]:
+        """The newest turns, oldest first, within ``max_turns`` and ``max_chars``."""
+        if max_turns <= 0:
+            return []
+        rows = self.db.execute(
+            "SELECT role, text FROM turns WHERE session_key = ? ORDER BY seq DESC LIMIT ?",
+            (session_key, max_turns)).fetchall()
+        kept: list[tuple[str, str]] = []
+        used = 0
+        for role, text in rows:
+            if used + len(text) > max_chars:
+                break
+            kept.append((role, text))
+            used += len(text)
+        kept.reverse()
+        while kept and kept[0][0] != "user":  # a context starts with the user's turn
+            kept.pop(0)
+        return kept
+
+    def history(self, session_key: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` turns, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, role, text, ts, run_id FROM turns WHERE session_key = ? "
+            "ORDER BY seq DESC LIMIT ?", (session_key, limit)).fetchall()
+        return [{"seq": r[0], "role": r[1], "text": r[2], "ts": r[3], "runId": r[4]}
+                for r in reversed(rows)]
+
+    def sessions(self, limit: int) -> list[dict[str, Any]]:
+        """Session keys with their turn counts and last activity, newest first."""
+        rows = self.db.execute(
+            "SELECT session_key, COUNT(*), MIN(ts), MAX(ts) FROM turns GROUP BY session_key "
+            "ORDER BY MAX(ts) DESC LIMIT ?", (limit,)).fetchall()
+        return [{"key": r[0], "turns": r[1], "createdAt": r[2], "updatedAt": r[3]}
+                for r in rows]
+
+    def reset(self, session_key: str) -> int:
+        """Forget a session's transcript; return how many turns were removed."""
+        return self.db.execute("DELETE FROM turns WHERE session_key = ?",
+                               (session_key,)).rowcount

@@ -1,0 +1,119 @@
+"""``agent``, ``agent.wait``, ``agent.abort`` and the ``sessions.*`` methods.
+
+``agent`` answers twice on one request id: ``{runId, status: "accepted"}`` at once
+(``"in_flight"`` when the key is already running), then the final. A key that has
+already ended gets its stored final straight away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+
+from openclaw.errors import OpenClawError, UsageError
+from openclaw.gateway.dispatch import READ, WRITE, Context, Dispatcher
+from openclaw.protocol.frames import encode_response
+
+__all__ = ["register"]
+
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class AgentParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``agent`` params (PROTOCOL.md)."""
+
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
+    idempotency_key: NonEmpty
+    to: NonEmpty | None = None
+    session_key: NonEmpty | None = None
+    session_id: NonEmpty | None = None
+    channel: NonEmpty | None = None
+    account_id: NonEmpty | None = None
+    deliver: bool = False
+    timeout: Annotated[int, msgspec.Meta(ge=1, le=86_400)] | None = None
+    model: NonEmpty | None = None
+    extra_system_prompt: Annotated[str, msgspec.Meta(max_length=100_000)] | None = None
+
+
+class WaitParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``agent.wait`` params."""
+
+    run_id: NonEmpty
+    timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] | None = None
+
+
+class AbortParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``agent.abort`` params."""
+
+    run_id: NonEmpty
+
+
+class SessionsListParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
+                         rename="camel"):
+    """``sessions.list`` params."""
+
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+
+
+class SessionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``sessions.history`` / ``sessions.reset`` params."""
+
+    session_key: NonEmpty
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+
+
+def _runtime(ctx: Context) -> Any:
+    messaging = ctx.gateway.messaging
+    if messaging is None:
+        raise OpenClawError("the agent runtime is not running in this gateway", retryable=True)
+    return messaging.agent
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """Install the agent and session methods."""
+
+    @dispatcher.register("agent", WRITE, AgentParams, concurrent=True)
+    async def agent(ctx: Context, params: AgentParams) -> dict[str, Any]:
+        if params.deliver and not params.to:
+            raise UsageError("invalid agent params: deliver needs to (the chat to reply in)")
+        runtime = _runtime(ctx)
+        deliver = (params.to, params.channel, params.account_id) if params.deliver else None
+        kind, found = runtime.submit(
+            params.idempotency_key, params.message,
+            session_key=params.session_key or params.session_id,
+            timeout_s=params.timeout, model=params.model,
+            extra_system=params.extra_system_prompt, deliver=deliver)
+        if kind == "final":
+            final: dict[str, Any] = found
+            return final
+        interim = {"runId": found.run_id, "status": kind, "acceptedAt": found.accepted_at}
+        ctx.gateway.bus.write(ctx.session.ws, encode_response(ctx.request_id, True, interim),
+                              ctx.session)
+        result: dict[str, Any] = await asyncio.shield(found.final)
+        return result
+
+    @dispatcher.register("agent.wait", READ, WaitParams, concurrent=True)
+    async def agent_wait(ctx: Context, params: WaitParams) -> dict[str, Any]:
+        answer: dict[str, Any] = await _runtime(ctx).wait(params.run_id, params.timeout_ms)
+        return answer
+
+    @dispatcher.register("agent.abort", WRITE, AbortParams)
+    def agent_abort(ctx: Context, params: AbortParams) -> dict[str, Any]:
+        answer: dict[str, Any] = _runtime(ctx).abort(params.run_id)
+        return answer
+
+    @dispatcher.register("sessions.list", READ, SessionsListParams)
+    def sessions_list(ctx: Context, params: SessionsListParams) -> dict[str, Any]:
+        return {"sessions": _runtime(ctx).sessions.sessions(params.limit)}
+
+    @dispatcher.register("sessions.history", READ, SessionParams)
+    def sessions_history(ctx: Context, params: SessionParams) -> dict[str, Any]:
+        return {"sessionKey": params.session_key,
+                "turns": _runtime(ctx).sessions.history(params.session_key, params.limit)}
+
+    @dispatcher.register("sessions.reset", WRITE, SessionParams)
+    def sessions_reset(ctx: Context, params: SessionParams) -> dict[str, Any]:
+        removed = _runtime(ctx).sessions.reset(params.session_key)
+        return {"ok": True, "sessionKey": params.session_key, "removedTurns": removed}
