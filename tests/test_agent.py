@@ -285,3 +285,54 @@ def test_an_inbound_message_is_answered_once_even_across_a_kill(
                               {"sessionKey": "telegram:default:42"})["payload"]["turns"]
         assert [(t["role"], t["text"]) for t in history] == [
             ("user", "hello bot"), ("assistant", "a considered reply")]
+
+
+def test_status_names_the_model_and_says_when_it_is_offline(gateway: GatewayProcess) -> None:
+    raw = client(gateway)
+    run_agent(raw, {"message": "hi", "idempotencyKey": "st1"})
+    status = raw.request("status", {})["payload"]
+    assert status["agent"]["model"] == "offline/echo" and status["agent"]["offline"] is True
+    assert status["agent"]["provider"]["api"] == "offline"
+    assert status["sessions"]["recent"][0]["key"] == "main"
+
+
+def test_agent_cli_ctrl_c_can_abort_the_run(
+    make_gateway: Callable[..., GatewayProcess], models: FakeModels, tmp_path: Path,
+) -> None:
+    home = tmp_path / "ctrlc-home"
+    home.mkdir()
+    gateway = make_gateway(config=openai_config(models), home=home)
+    models.stall_next("openai", after_pieces=1)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "openclaw", "agent", "-m", "never ends", "--idempotency-key",
+         "cc1", "--abort-on-interrupt"], env=clean_env(home), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    models.wait_for(lambda m: m.stalled == 1, timeout=20)
+    cli.send_signal(signal.SIGINT)
+    _, stderr = cli.communicate(timeout=30)
+    assert cli.returncode == 130 and "aborted" in stderr
+    waited = client(gateway).request("agent.wait", {"runId": "cc1"})["payload"]
+    assert waited["status"] == "error" and waited["error"]["code"] == "ABORTED"
+
+
+def test_agent_cli_ctrl_c_without_a_terminal_leaves_the_run_going(
+    make_gateway: Callable[..., GatewayProcess], models: FakeModels, tmp_path: Path,
+) -> None:
+    home = tmp_path / "leave-home"
+    home.mkdir()
+    gateway = make_gateway(config=openai_config(models), home=home)
+    models.stall_next("openai", after_pieces=1)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "openclaw", "agent", "-m", "keep going", "--idempotency-key",
+         "cc2"], env=clean_env(home), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    models.wait_for(lambda m: m.stalled == 1, timeout=20)
+    cli.send_signal(signal.SIGINT)
+    _, stderr = cli.communicate(timeout=30)
+    assert cli.returncode == 130 and "continues on the gateway" in stderr
+    raw = client(gateway)
+    assert raw.request("agent.wait", {"runId": "cc2", "timeoutMs": 0})["payload"]["status"] \
+        == "timeout"  # still running
+    models.release()
+    assert raw.request("agent.wait", {"runId": "cc2", "timeoutMs": 10000})["payload"][
+        "status"] == "ok"

@@ -215,12 +215,8 @@ class Gateway:
                 "agents": [self.heartbeat.summary(DEFAULT_AGENT_ID)],
             },
             "channelSummary": self._channel_summary(),
-            "sessions": {
-                "paths": [],
-                "count": 0,
-                "recent": [],
-                "defaults": {"model": None, "contextTokens": None},
-            },
+            "agent": self.messaging.agent.describe() if self.messaging else None,
+            "sessions": self._sessions_summary(),
             "queuedSystemEvents": list(self.queued_system_events),
             "gateway": {
                 "pid": os.getpid(),
@@ -299,6 +295,14 @@ class Gateway:
         self.bus.broadcast("heartbeat", event, scope="operator.read")
 
     # ------------------------------------------------------------------ HTTP
+
+    def _sessions_summary(self) -> dict[str, Any]:
+        recent = self.messaging.agent.sessions.sessions(5) if self.messaging else []
+        model = self.config.agents.defaults.model
+        return {"paths": [str(self.profile.state_dir / "gateway.db")] if self.messaging else [],
+                "count": len(recent), "recent": recent,
+                "defaults": {"model": model,
+                             "contextTokens": None, "offline": model.startswith("offline/")}}
 
     def _channel_summary(self) -> list[str]:
         """One line per channel account, e.g. ``telegram/default: connected (@bot)``."""
