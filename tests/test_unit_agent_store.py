@@ -1,0 +1,60 @@
+"""Run and session storage: bounded context, durable finals, re-accepting an unfinished run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openclaw.agent.store import RunStore, SessionStore
+from openclaw.store.db import open_database
+
+
+def stores(tmp_path: Path) -> tuple[RunStore, SessionStore]:
+    db = open_database(tmp_path / "gateway.db")
+    return RunStore(db), SessionStore(db)
+
+
+def test_context_is_bounded_by_turns_and_characters_and_starts_with_the_user(
+    tmp_path: Path,
+) -> None:
+    _, sessions = stores(tmp_path)
+    for n in range(5):
+        sessions.add_exchange("s", f"question {n}", f"answer {n}", f"r{n}")
+    assert sessions.context("s", 4, 10_000) == [
+        ("user", "question 3"), ("assistant", "answer 3"),
+        ("user", "question 4"), ("assistant", "answer 4")]
+    # 3 turns would begin with an assistant turn: that one is dropped.
+    assert sessions.context("s", 3, 10_000) == [("user", "question 4"), ("assistant", "answer 4")]
+    assert sessions.context("s", 10, 20) == [("user", "question 4"), ("assistant", "answer 4")]
+    assert sessions.context("s", 0, 10_000) == []
+    assert sessions.context("other", 10, 10_000) == []
+
+
+def test_history_list_and_reset(tmp_path: Path) -> None:
+    _, sessions = stores(tmp_path)
+    sessions.add_exchange("a", "hi", "hello", "r1")
+    sessions.add_exchange("b", "yo", "hey", "r2")
+    assert [t["text"] for t in sessions.history("a", 10)] == ["hi", "hello"]
+    assert [t["text"] for t in sessions.history("a", 1)] == ["hello"]
+    assert {s["key"]: s["turns"] for s in sessions.sessions(10)} == {"a": 2, "b": 2}
+    assert sessions.reset("a") == 2 and sessions.history("a", 10) == []
+
+
+def test_finals_are_durable_and_an_unfinished_run_can_be_accepted_again(tmp_path: Path) -> None:
+    runs, _ = stores(tmp_path)
+    runs.accept("done", "main", {"message": "x"})
+    runs.start("done")
+    runs.finish("done", {"runId": "done", "status": "ok"})
+    runs.accept("cut", "main", {"message": "y"})
+    runs.start("cut")
+    assert runs.unfinished() == ["cut"]
+
+    again = RunStore(open_database(tmp_path / "gateway.db"))  # a new process
+    assert again.get("done")["final"] == {"runId": "done", "status": "ok"}  # type: ignore[index]
+    again.accept("cut", "main", {"message": "y"})
+    record = again.get("cut")
+    assert record is not None and record["state"] == "queued" and record["startedAt"] is None
+    again.accept("done", "main", {"message": "changed"})  # a finished run is never reset
+    finished = again.get("done")
+    assert finished is not None and finished["state"] == "ok"
+    assert finished["request"] == {"message": "x"}
+    assert again.prune(10**15) == 1 and again.get("done") is None and again.get("cut")
