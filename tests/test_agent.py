@@ -336,3 +336,28 @@ def test_agent_cli_ctrl_c_without_a_terminal_leaves_the_run_going(
     models.release()
     assert raw.request("agent.wait", {"runId": "cc2", "timeoutMs": 10000})["payload"][
         "status"] == "ok"
+
+
+def test_deliver_sends_the_reply_through_the_channel_once(
+    make_gateway: Callable[..., GatewayProcess],
+) -> None:
+    from fake_telegram import FakeTelegram
+
+    with FakeTelegram(token="555:deliver-token") as telegram:
+        gateway = make_gateway(config={"channels": {"telegram": {
+            "botToken": telegram.token, "apiRoot": telegram.api_root, "allowFrom": [1],
+            "pollTimeoutSeconds": 1}}})
+        raw = client(gateway)
+        params = {"message": "what is 1+1", "idempotencyKey": "dl1", "to": "777",
+                  "deliver": True}
+        _, final, _ = run_agent(raw, params)
+        payload = final["payload"]
+        assert payload["status"] == "ok" and payload["deliveryStatus"]["status"] == "sent"
+        text = payload["result"]["payloads"][0]["text"]
+        assert telegram.sent_texts() == [text] and "2" in text
+        again, _, _ = run_agent(raw, params)  # the stored final; nothing sent again
+        assert again["payload"]["deliveryStatus"] == payload["deliveryStatus"]
+        assert telegram.sent_texts() == [text]
+        refused = raw.request("agent", {"message": "x", "idempotencyKey": "dl2",
+                                        "deliver": True})
+        assert refused["ok"] is False and "deliver needs to" in refused["error"]["message"]
