@@ -20,15 +20,14 @@ import msgspec
 
 from openclaw import __version__
 from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
+from openclaw.agent.providers.http_provider import HTTPProvider, decode_object, ended_early
 from openclaw.agent.providers.sse import SSECall
-from openclaw.channels.http import channel_transport
 
 __all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicProvider"]
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 #: ``max_tokens`` is mandatory in this API; used when the caller gives none.
 DEFAULT_MAX_TOKENS: Final = 1024
-_MAX_CONNECTIONS: Final = 8
 #: ``error.type`` of an error event or body → the ProviderError kind.
 _ERROR_KINDS: Final[dict[str, ProviderErrorKind]] = {
     "overloaded_error": "server",
@@ -40,7 +39,7 @@ _ERROR_KINDS: Final[dict[str, ProviderErrorKind]] = {
 }
 
 
-class AnthropicProvider:
+class AnthropicProvider(HTTPProvider):
     """An Anthropic Messages endpoint (api ``anthropic-messages``).
 
     Args:
@@ -59,12 +58,7 @@ class AnthropicProvider:
     def __init__(self, id: str, base_url: str, api_key: str | None, *,
                  transport: httpx.AsyncBaseTransport | None = None,
                  key_source: str | None = None) -> None:
-        self.id = id
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key or None
-        self.key_source = key_source or ("config" if self._api_key else "none")
-        self._transport = transport
-        self._owns_transport = transport is None
+        super().__init__(id, base_url, api_key, transport=transport, key_source=key_source)
         root = self.base_url.removesuffix("/v1")
         self._url = httpx.URL(root + "/v1/messages")
         self._headers = {"content-type": "application/json", "accept": "text/event-stream",
@@ -73,19 +67,6 @@ class AnthropicProvider:
         if self._api_key:
             self._headers["x-api-key"] = self._api_key
 
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(id={self.id!r}, base_url={self.base_url!r})"
-
-    def describe(self) -> dict[str, Any]:
-        """``{id, api, baseUrl, keySource}`` for ``status`` (never the key)."""
-        return {"id": self.id, "api": self.api, "baseUrl": self.base_url,
-                "keySource": self.key_source}
-
-    async def close(self) -> None:
-        """Close the connection pool this provider opened (not one it was given)."""
-        if self._owns_transport and self._transport is not None:
-            transport, self._transport = self._transport, None
-            await transport.aclose()
 
     def request_body(self, model: str, messages: list[Message],
                      max_tokens: int | None = None) -> dict[str, Any]:
@@ -141,7 +122,7 @@ class AnthropicProvider:
             while not done and (events := await call.read()) is not None:
                 for event in events:
                     seen_event = True
-                    data = _decode(call, event.data)
+                    data = decode_object(call, event.data)
                     kind = event.event if event.event != "message" else data.get("type")
                     if kind == "content_block_delta":
                         delta = data.get("delta")
@@ -171,29 +152,11 @@ class AnthropicProvider:
                         raise _stream_error(call, data)
                     # ping, content_block_start/stop and future events are ignored
             if not done:
-                if not seen_event:
-                    raise call.error("malformed", "the answer is not an event stream "
-                                     f"(content-type {call.content_type or 'missing'!r})")
-                raise call.error("malformed", "the stream ended before message_stop")
+                raise ended_early(call, seen_event, "message_stop")
             await call.drain()
         finally:
             await call.aclose()
         yield Completion(model=answered_model, usage=usage, stop_reason=stop_reason)
-
-    def _get_transport(self) -> httpx.AsyncBaseTransport:
-        if self._transport is None:
-            self._transport = channel_transport(max_connections=_MAX_CONNECTIONS)
-        return self._transport
-
-
-def _decode(call: SSECall, data: str) -> dict[str, Any]:
-    try:
-        value = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        raise call.error("malformed", f"a stream event is not JSON: {data[:120]!r}") from None
-    if not isinstance(value, dict):
-        raise call.error("malformed", f"a stream event is not an object: {data[:120]!r}")
-    return value
 
 
 def _stream_error(call: SSECall, data: dict[str, Any]) -> Exception:

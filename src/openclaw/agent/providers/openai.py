@@ -18,12 +18,11 @@ import msgspec
 
 from openclaw import __version__
 from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
+from openclaw.agent.providers.http_provider import HTTPProvider, decode_object, ended_early
 from openclaw.agent.providers.sse import SSECall
-from openclaw.channels.http import channel_transport
 
 __all__ = ["OpenAIProvider"]
 
-_MAX_CONNECTIONS: Final = 8
 #: finish_reason → the stop reasons the offline and Anthropic providers use.
 _STOP_REASONS: Final = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                         "function_call": "tool_use"}
@@ -31,7 +30,7 @@ _STOP_REASONS: Final = {"stop": "end_turn", "length": "max_tokens", "tool_calls"
 _COMPLETION_TOKENS_HOSTS: Final = frozenset({"api.openai.com"})
 
 
-class OpenAIProvider:
+class OpenAIProvider(HTTPProvider):
     """A Chat Completions endpoint (api ``openai-completions``).
 
     Args:
@@ -50,12 +49,7 @@ class OpenAIProvider:
     def __init__(self, id: str, base_url: str, api_key: str | None, *,
                  transport: httpx.AsyncBaseTransport | None = None,
                  key_source: str | None = None) -> None:
-        self.id = id
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key or None
-        self.key_source = key_source or ("config" if self._api_key else "none")
-        self._transport = transport
-        self._owns_transport = transport is None
+        super().__init__(id, base_url, api_key, transport=transport, key_source=key_source)
         self._url = httpx.URL(self.base_url + "/chat/completions")
         self._headers = {"content-type": "application/json", "accept": "text/event-stream",
                          "user-agent": f"openclaw-gateway/{__version__}"}
@@ -65,19 +59,6 @@ class OpenAIProvider:
         self._max_tokens_field = ("max_completion_tokens" if host in _COMPLETION_TOKENS_HOSTS
                                   else "max_tokens")
 
-    def __repr__(self) -> str:
-        return f"OpenAIProvider(id={self.id!r}, base_url={self.base_url!r})"
-
-    def describe(self) -> dict[str, Any]:
-        """``{id, api, baseUrl, keySource}`` for ``status`` (never the key)."""
-        return {"id": self.id, "api": self.api, "baseUrl": self.base_url,
-                "keySource": self.key_source}
-
-    async def close(self) -> None:
-        """Close the connection pool this provider opened (not one it was given)."""
-        if self._owns_transport and self._transport is not None:
-            transport, self._transport = self._transport, None
-            await transport.aclose()
 
     def request_body(self, model: str, messages: list[Message],
                      max_tokens: int | None = None) -> dict[str, Any]:
@@ -127,29 +108,16 @@ class OpenAIProvider:
                         yield Delta(text)
                         call.streamed = True
             if not done:
-                if not seen_event:
-                    raise call.error("malformed", "the answer is not an event stream "
-                                     f"(content-type {call.content_type or 'missing'!r})")
-                raise call.error("malformed", "the stream ended before data: [DONE]")
+                raise ended_early(call, seen_event, "data: [DONE]")
             await call.drain()
         finally:
             await call.aclose()
         yield Completion(model=answered_model, usage=usage, stop_reason=stop_reason)
 
-    def _get_transport(self) -> httpx.AsyncBaseTransport:
-        if self._transport is None:
-            self._transport = channel_transport(max_connections=_MAX_CONNECTIONS)
-        return self._transport
-
 
 def _decode(call: SSECall, data: str) -> dict[str, Any]:
     """One ``data:`` payload as a chunk object; an ``{"error": ...}`` payload raises."""
-    try:
-        chunk = msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        raise call.error("malformed", f"a stream event is not JSON: {data[:120]!r}") from None
-    if not isinstance(chunk, dict):
-        raise call.error("malformed", f"a stream event is not an object: {data[:120]!r}")
+    chunk = decode_object(call, data)
     error = chunk.get("error")
     if error:  # some servers (and OpenAI, rarely) report failures inside the stream
         message = error.get("message") if isinstance(error, dict) else error
