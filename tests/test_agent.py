@@ -361,3 +361,32 @@ def test_deliver_sends_the_reply_through_the_channel_once(
         refused = raw.request("agent", {"message": "x", "idempotencyKey": "dl2",
                                         "deliver": True})
         assert refused["ok"] is False and "deliver needs to" in refused["error"]["message"]
+
+
+def test_an_inbound_message_cut_short_by_a_stop_is_answered_after_the_restart(
+    make_gateway: Callable[..., GatewayProcess], models: FakeModels, tmp_path: Path,
+) -> None:
+    from fake_telegram import FakeTelegram
+
+    home = tmp_path / "stop-home"
+    home.mkdir()
+    with FakeTelegram(token="777:stop-token") as telegram:
+        config = openai_config(models)
+        config["channels"] = {"telegram": {"botToken": telegram.token,
+                                           "apiRoot": telegram.api_root,
+                                           "allowFrom": [42], "pollTimeoutSeconds": 1}}
+        config["gateway"] = {"drainTimeoutMs": 1000}
+        gateway = make_gateway(config=config, home=home)
+        models.stall_next("openai", after_pieces=1)
+        models.queue_replies(["cut short", "the full answer"])
+        telegram.push_message(42, "question", from_id=42)
+        models.wait_for(lambda m: m.stalled == 1, timeout=20)
+        gateway.signal(signal.SIGTERM)
+        assert gateway.wait() == 0
+        assert telegram.sent == []
+        restarted = make_gateway(home=home)
+        waited = client(restarted).request(
+            "agent.wait", {"runId": "inbound:telegram:default:42:1000", "timeoutMs": 20000},
+            timeout=30)["payload"]
+        assert waited["status"] == "ok", waited
+        assert telegram.sent_texts() == ["the full answer"]

@@ -58,3 +58,24 @@ def test_finals_are_durable_and_an_unfinished_run_can_be_accepted_again(tmp_path
     assert finished is not None and finished["state"] == "ok"
     assert finished["request"] == {"message": "x"}
     assert again.prune(10**15) == 1 and again.get("done") is None and again.get("cut")
+
+
+def test_messages_from_before_the_assistant_are_not_answered_after_an_upgrade(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from openclaw.store.db import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2]):  # a database of the previous release
+        old.executescript(script)
+        old.execute(f"PRAGMA user_version={number + 1}")
+    old.execute("INSERT INTO messages (channel, account_id, chat_id, message_id, sender, text, "
+                "ts, received_ms) VALUES ('telegram', 'default', '1', '9', '1', 'old', 0, 0)")
+    old.close()
+    from openclaw.store.inbox import Inbox
+
+    inbox = Inbox(open_database(path))
+    assert inbox.unhandled() == []

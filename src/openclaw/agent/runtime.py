@@ -57,6 +57,7 @@ class Run:
     text: list[str] = field(default_factory=list)
     abort_reason: str | None = None
     deliver: tuple[str, str | None, str | None] | None = None  # (to, channel, account)
+    resumable: bool = False  # cut short by a stop: run again at the next start
 
 
 class AgentRuntime:
@@ -113,7 +114,7 @@ class AgentRuntime:
                timeout_s: float | None = None, model: str | None = None,
                extra_system: str | None = None,
                deliver: tuple[str, str | None, str | None] | None = None,
-               ) -> tuple[str, Run | dict[str, Any]]:
+               resumable: bool = False) -> tuple[str, Run | dict[str, Any]]:
         """Start (or find) run ``run_id``.
 
         Returns ``("accepted", run)`` for a new run, ``("in_flight", run)`` for one
@@ -142,6 +143,7 @@ class AgentRuntime:
                   accepted_at, asyncio.get_running_loop().create_future())
         run.final.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         run.deliver = deliver
+        run.resumable = resumable
         self.active[run_id] = run
         run.task = asyncio.get_running_loop().create_task(self._execute(run),
                                                           name=f"agent {run_id[:40]}")
@@ -241,6 +243,12 @@ class AgentRuntime:
         except asyncio.CancelledError:
             reason = run.abort_reason or "the gateway is stopping"
             final = self._error_final(run, "ABORTED", f"run aborted: {reason}")
+            if run.resumable and self.stopping:  # left unfinished: it runs again after start
+                self._emit(run, "lifecycle", {"phase": "error", "error": final["error"]})
+                self.active.pop(run.run_id, None)
+                if not run.final.done():
+                    run.final.set_result(final)
+                return
         except Exception as exc:  # a bug must still give the run a final
             log.exception("agent run %s failed", run.run_id)
             final = self._error_final(run, "UNAVAILABLE", f"internal error: {exc}")

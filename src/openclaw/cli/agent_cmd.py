@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 
 __all__ = ["agent"]
 
-#: Seconds the CLI waits beyond the run's own deadline before giving up on the answer.
-WAIT_MARGIN_S = 30
-
-
 def _params(ns: argparse.Namespace, key: str) -> dict[str, Any]:
     params: dict[str, Any] = {"message": ns.message, "idempotencyKey": key}
     for name, value in (("to", ns.to), ("sessionKey", ns.session), ("channel", ns.channel),
@@ -80,13 +76,15 @@ def agent(ns: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(f"{accepted.get('runId')} {accepted.get('status')}\n")
             return 0
-        wait_s = (ns.timeout or 600) + WAIT_MARGIN_S
         try:
-            final = client.call("agent", params, timeout=wait_s, expect_final=True)
+            # No client-side deadline: the gateway ends every run (its deadline, abort or
+            # shutdown) and ticks prove it is alive meanwhile.
+            final = client.call("agent", params, timeout=None, expect_final=True)
         except KeyboardInterrupt:
             if ns.abort_on_interrupt or _ask_abort():
-                client.call("agent.abort", {"runId": key}, timeout=10)
-                sys.stderr.write(f"\nopenclaw: run {key} aborted\n")
+                answer = client.call("agent.abort", {"runId": key}, timeout=10)
+                done = "aborted" if answer.get("aborted") else "had already ended"
+                sys.stderr.write(f"\nopenclaw: run {key} {done}\n")
             else:
                 sys.stderr.write(f"\nopenclaw: run {key} continues on the gateway; ask for "
                                  f"it again with --idempotency-key {key}\n")
@@ -98,9 +96,13 @@ def _report(ns: argparse.Namespace, final: dict[str, Any], printed: list[str]) -
     if wants_json(ns):
         print_json(final)
     else:
-        if not printed:  # a stored final: nothing was streamed this time
-            for payload in (final.get("result") or {}).get("payloads") or []:
-                sys.stdout.write(str(payload.get("text", "")))
+        text = "".join(str(p.get("text", ""))
+                       for p in (final.get("result") or {}).get("payloads") or [])
+        shown = "".join(printed)
+        if not shown:  # a stored final: nothing was streamed this time
+            sys.stdout.write(text)
+        elif shown != text:  # joined a run late and missed its start: show it whole
+            sys.stdout.write("\n" + text)
         sys.stdout.write("\n")
         meta = (final.get("result") or {}).get("meta") or {}
         if meta.get("offline"):

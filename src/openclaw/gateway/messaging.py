@@ -40,6 +40,12 @@ class Messaging:
         self.secrets: list[str] = [
             token for c in channels
             if isinstance(token := getattr(getattr(c, "account", None), "token", None), str)]
+        for provider in config.models.providers.values():  # model API keys, too
+            key = provider.api_key or (os.environ.get(provider.api_key_env or "") or None)
+            if key:
+                self.secrets.append(key)
+        self.secrets += [os.environ[name] for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+                         if os.environ.get(name)]
         self.db_path = profile.state_dir / "gateway.db"
         self.db = open_database(self.db_path)
         self.ledger = Ledger(self.db)
@@ -62,6 +68,8 @@ class Messaging:
         self.on_message({**message.to_event(), "seq": seq})
         if self.reply_to_channels:
             self._answer(seq, message)
+        else:  # not for the assistant: turning it on later must not answer a backlog
+            self.inbox.mark_handled(seq)
 
     async def _deliver(self, key: str, to: str, text: str, channel: str | None,
                        account: str | None) -> dict[str, Any]:
@@ -80,14 +88,18 @@ class Messaging:
         session = f"{message.channel}:{message.account_id}:{message.chat_id}"
         try:
             _, found = self.agent.submit(
-                run_id, message.text, session_key=session,
+                run_id, message.text, session_key=session, resumable=True,
                 deliver=(message.chat_id, message.channel, message.account_id))
         except OpenClawError as exc:
             log.error("cannot answer message %s in %s: %s", message.message_id, session,
                       exc.message)
             return
         if isinstance(found, Run):
-            found.final.add_done_callback(lambda _: self.inbox.mark_handled(seq))
+            def done(final: asyncio.Future[dict[str, Any]]) -> None:
+                # A run cut short by a stop is answered again after the next start.
+                if not (self.agent.stopping and final.result().get("status") != "ok"):
+                    self.inbox.mark_handled(seq)
+            found.final.add_done_callback(done)
         else:
             self.inbox.mark_handled(seq)
 
@@ -113,6 +125,7 @@ class Messaging:
         async def prune_inbox() -> None:
             while True:
                 self.inbox.prune(now_ms() - self.inbox_retention_ms)
+                self.agent.runs.prune(now_ms() - self.sends.retention_ms)
                 await asyncio.sleep(3600)
         self._prune_task = asyncio.get_running_loop().create_task(prune_inbox())
 

@@ -89,6 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX turns_by_session ON turns (session_key, seq);
     ALTER TABLE messages ADD COLUMN handled INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET handled = 1;
     CREATE INDEX messages_unhandled ON messages (seq) WHERE handled = 0;
     """,
 )
