@@ -390,3 +390,13 @@ def test_an_inbound_message_cut_short_by_a_stop_is_answered_after_the_restart(
             timeout=30)["payload"]
         assert waited["status"] == "ok", waited
         assert telegram.sent_texts() == ["the full answer"]
+
+
+def test_an_unusable_default_model_refuses_to_start_with_78(
+    make_gateway: Callable[..., GatewayProcess],
+) -> None:
+    gateway = make_gateway(config={"agents": {"defaults": {"model": "openai/gpt-4o-mini"}}},
+                           env={"OPENAI_API_KEY": ""}, start=False)
+    status, output = gateway.run_to_exit()
+    assert status == 78, output
+    assert "agents.defaults.model" in output and "OPENAI_API_KEY" in output

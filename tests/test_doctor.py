@@ -109,3 +109,15 @@ def test_a_channel_without_its_token_is_found_before_the_gateway_starts(home: Pa
     env_file.chmod(0o600)
     code, report = doctor(home)
     assert not by_id(report, "config-invalid"), report
+
+
+def test_a_default_model_without_its_key_is_found_before_the_gateway_starts(home: Path) -> None:
+    state = home / ".openclaw"
+    state.mkdir(mode=0o700)
+    config = state / "openclaw.json"
+    config.write_text('{"agents": {"defaults": {"model": "openai/gpt-4o-mini"}}}')
+    config.chmod(0o600)
+    code, report = doctor(home, OPENAI_API_KEY="")
+    [invalid] = by_id(report, "config-invalid")
+    assert code == 1 and "agents.defaults.model" in invalid["message"]
+    assert "OPENAI_API_KEY" in invalid["message"]

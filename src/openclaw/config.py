@@ -115,7 +115,7 @@ class AgentDefaults(_Section, frozen=True):
 
 
 class AgentsConfig(_Section, frozen=True):
-    """The agents section; more arrives with the agent runtime."""
+    """The agents section: defaults every agent run uses."""
 
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
 

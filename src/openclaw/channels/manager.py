@@ -16,7 +16,7 @@ from typing import Any
 from openclaw.channels.base import Channel, InboundMessage
 from openclaw.channels.supervisor import ChannelSupervisor
 from openclaw.config import Config
-from openclaw.errors import UsageError
+from openclaw.errors import ConfigError, UsageError
 from openclaw.store.inbox import Inbox
 
 __all__ = ["CHANNEL_LABELS", "ChannelManager", "build_channels", "check_channels"]
@@ -39,13 +39,20 @@ def build_channels(config: Config, source: str | None, environ: Mapping[str, str
 
 
 def check_channels(config: Config, source: str | None, environ: Mapping[str, str]) -> int:
-    """Resolve every channel account as the gateway will at start (tokens, token files,
-    duplicates), without touching the network; return how many. Raises ConfigError."""
+    """Resolve every channel account (tokens, token files, duplicates) and the default
+    model's provider as the gateway will at start, without touching the network;
+    return how many accounts. Raises ConfigError."""
     count = 0
     if config.channels.telegram is not None:
         from openclaw.channels.telegram import telegram_accounts
 
         count += len(telegram_accounts(config, source, environ))
+    from openclaw.agent.providers.registry import build_provider, parse_model_ref
+
+    try:  # the default model too: a gateway without a usable one refuses to start
+        build_provider(parse_model_ref(config.agents.defaults.model)[0], config, environ)
+    except ValueError as exc:
+        raise ConfigError(source, "agents.defaults.model", str(exc)) from None
     return count
 
 

@@ -91,8 +91,8 @@ class Heartbeat:
             event = {
                 "ts": int(time.time() * 1000),
                 "status": "skipped",
-                "reason": "no agent runtime in this gateway yet",
+                "reason": "heartbeat turns are not run by this gateway yet",
             }
             self.last = event
-            log.debug("heartbeat skipped: no agent runtime")
+            log.debug("heartbeat skipped: heartbeat turns are not run yet")
             self._on_beat(event)

@@ -20,7 +20,7 @@ from openclaw.agent.store import RunStore, SessionStore
 from openclaw.channels.base import InboundMessage
 from openclaw.channels.manager import ChannelManager, build_channels
 from openclaw.config import Config, parse_duration_ms
-from openclaw.errors import OpenClawError
+from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.sending import SendService
 from openclaw.paths import Profile
 from openclaw.store.db import open_database
@@ -62,6 +62,11 @@ class Messaging:
                                   lambda event: self.on_agent_event(event),
                                   deliver=self._deliver if self.channels.order else None)
         self.reply_to_channels = config.agents.defaults.reply_to_channels
+        try:  # the default model must be usable before any run is accepted
+            self.agent.provider_for(config.agents.defaults.model)
+        except OpenClawError as exc:
+            self.db.close()
+            raise ConfigError(source, "agents.defaults.model", exc.message) from None
         self._prune_task: asyncio.Task[None] | None = None
 
     def _inbound(self, seq: int, message: InboundMessage) -> None:

@@ -440,7 +440,7 @@ class Gateway:
                 "sessionDefaults": {
                     "defaultAgentId": DEFAULT_AGENT_ID,
                     "mainKey": "main",
-                    "mainSessionKey": f"agent:{DEFAULT_AGENT_ID}:main",
+                    "mainSessionKey": "main",
                 },
             },
             "auth": accepted.grant.to_wire(),
