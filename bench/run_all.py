@@ -36,6 +36,7 @@ SCRIPTS = [
     "presence_broadcast",
     "presence_storm",
     "send",
+    "agent",
     "service",
 ]
 TIMEOUT_S = 300
