@@ -19,15 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-import httpx
-
-from openclaw.agent.providers.anthropic import AnthropicProvider
 from openclaw.agent.providers.base import Provider
-from openclaw.agent.providers.offline import OfflineProvider
-from openclaw.agent.providers.openai import OpenAIProvider
 from openclaw.config import Config, ModelProviderConfig, ModelsConfig
+
+if TYPE_CHECKING:  # the HTTP stack is imported only when an HTTP provider is built
+    import httpx
 
 __all__ = ["BUILTIN_PROVIDERS", "BuiltinProvider", "build_provider", "parse_model_ref"]
 
@@ -94,6 +92,8 @@ def build_provider(provider_id: str, config: Config | ModelsConfig,
     if builtin is not None and builtin.api == "offline":
         if provider_id in models.providers:
             raise ValueError(f"{key_path}: the offline provider takes no settings")
+        from openclaw.agent.providers.offline import OfflineProvider
+
         return OfflineProvider(provider_id)
     api = entry.api or (builtin.api if builtin else None)
     base_url = entry.base_url or (builtin.base_url if builtin else None)
@@ -110,8 +110,12 @@ def build_provider(provider_id: str, config: Config | ModelsConfig,
         env = entry.api_key_env or builtin.key_env
         raise ValueError(f"no API key for {provider_id}: set {env} or {key_path}.apiKey")
     if api == "anthropic-messages":
+        from openclaw.agent.providers.anthropic import AnthropicProvider
+
         return AnthropicProvider(provider_id, base_url, api_key, transport=transport,
                                  key_source=key_source)
+    from openclaw.agent.providers.openai import OpenAIProvider
+
     return OpenAIProvider(provider_id, base_url, api_key, transport=transport,
                           key_source=key_source)
 
