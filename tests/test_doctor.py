@@ -9,16 +9,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness import clean_env, listening_socket
+from harness import clean_env, free_port, listening_socket
 
 
 def doctor(home: Path, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
+    """Run doctor; the profile's port is a free one unless the test names its own (so a
+    gateway someone runs on the default port cannot make these tests fail)."""
+    if "OPENCLAW_GATEWAY_PORT" not in env and not _names_a_port(home):
+        env["OPENCLAW_GATEWAY_PORT"] = str(free_port())
     result = subprocess.run(
         [sys.executable, "-m", "openclaw", "doctor", "--json", *args],
         env=clean_env(home, XDG_RUNTIME_DIR=str(home / "no-manager"), **env),
         capture_output=True, text=True, timeout=60, check=False,
     )
     return result.returncode, json.loads(result.stdout)
+
+
+def _names_a_port(home: Path) -> bool:
+    try:
+        return '"port"' in (home / ".openclaw" / "openclaw.json").read_text()
+    except OSError:
+        return False
 
 
 def by_id(report: dict[str, Any], finding: str) -> list[dict[str, Any]]:

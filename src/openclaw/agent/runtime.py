@@ -55,6 +55,7 @@ class Run:
     seq: int = 0
     started_at: int | None = None
     text: list[str] = field(default_factory=list)
+    unsent: list[str] = field(default_factory=list)
     abort_reason: str | None = None
     deliver: tuple[str, str | None, str | None] | None = None  # (to, channel, account)
     resumable: bool = False  # cut short by a stop: run again at the next start
@@ -244,6 +245,7 @@ class AgentRuntime:
             reason = run.abort_reason or "the gateway is stopping"
             final = self._error_final(run, "ABORTED", f"run aborted: {reason}")
             if run.resumable and self.stopping:  # left unfinished: it runs again after start
+                self._flush(run)
                 self._emit(run, "lifecycle", {"phase": "error", "error": final["error"]})
                 self.active.pop(run.run_id, None)
                 if not run.final.done():
@@ -276,7 +278,23 @@ class AgentRuntime:
         return {"runId": run.run_id, "status": "error", "summary": message, "error": error,
                 "result": {"payloads": [{"text": partial}] if partial else [], "meta": {}}}
 
+    def _stream(self, run: Run, text: str) -> None:
+        """Queue a delta; deltas that arrive in one loop iteration go out as one event.
+
+        Every event is a frame to every reading client, so a provider that yields
+        word by word would otherwise cost a frame per word per client.
+        """
+        run.unsent.append(text)
+        if len(run.unsent) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, run)
+
+    def _flush(self, run: Run) -> None:
+        if run.unsent:
+            text, run.unsent[:] = "".join(run.unsent), []
+            self._emit(run, "assistant", {"text": text})
+
     def _finish(self, run: Run, final: dict[str, Any]) -> None:
+        self._flush(run)  # every delta before the lifecycle end
         ended = self.runs.finish(run.run_id, final)
         phase = "end" if final["status"] == "ok" else "error"
         data: dict[str, Any] = {"phase": phase, "endedAt": ended}
@@ -300,7 +318,7 @@ class AgentRuntime:
                     if isinstance(item, Delta):
                         if item.text:
                             run.text.append(item.text)
-                            self._emit(run, "assistant", {"text": item.text})
+                            self._stream(run, item.text)
                     else:
                         completion = item
                 if completion is None:
