@@ -79,3 +79,18 @@ def test_messages_from_before_the_assistant_are_not_answered_after_an_upgrade(
 
     inbox = Inbox(open_database(path))
     assert inbox.unhandled() == []
+
+
+def test_the_checkpointer_moves_the_log_into_the_database(tmp_path: Path) -> None:
+    from openclaw.store.db import AUTOCHECKPOINT_PAGES, Checkpointer
+
+    db = open_database(tmp_path / "gateway.db")
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == AUTOCHECKPOINT_PAGES
+    sessions = SessionStore(db)
+    for n in range(200):
+        sessions.add_exchange("s", f"question {n} " * 20, f"answer {n} " * 20, f"r{n}")
+    checkpointer = Checkpointer(tmp_path / "gateway.db")
+    busy, log, done = checkpointer.checkpoint()
+    assert busy == 0 and log > 0 and done == log  # every page of the log is in the file
+    checkpointer.close()
+    assert len(sessions.history("s", 1000)) == 400

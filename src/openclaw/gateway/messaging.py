@@ -23,7 +23,7 @@ from openclaw.config import Config, parse_duration_ms
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.sending import SendService
 from openclaw.paths import Profile
-from openclaw.store.db import open_database
+from openclaw.store.db import Checkpointer, open_database
 from openclaw.store.inbox import Inbox
 from openclaw.store.ledger import Ledger, now_ms
 
@@ -48,6 +48,7 @@ class Messaging:
                          if os.environ.get(name)]
         self.db_path = profile.state_dir / "gateway.db"
         self.db = open_database(self.db_path)
+        self.checkpointer = Checkpointer(self.db_path)
         self.ledger = Ledger(self.db)
         self.inbox = Inbox(self.db)
         self.on_message: Callable[[dict[str, Any]], None] = lambda event: None
@@ -68,6 +69,7 @@ class Messaging:
             self.db.close()
             raise ConfigError(source, "agents.defaults.model", exc.message) from None
         self._prune_task: asyncio.Task[None] | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
 
     def _inbound(self, seq: int, message: InboundMessage) -> None:
         self.on_message({**message.to_event(), "seq": seq})
@@ -133,12 +135,15 @@ class Messaging:
                 self.agent.runs.prune(now_ms() - self.sends.retention_ms)
                 await asyncio.sleep(3600)
         self._prune_task = asyncio.get_running_loop().create_task(prune_inbox())
+        self._checkpoint_task = asyncio.get_running_loop().create_task(self.checkpointer.run())
 
     async def shutdown(self, drain_s: float) -> None:
         """Finish sends in progress (bounded) and stop the channels. The database stays
         open until :meth:`close`, for requests still arriving while clients are told."""
         if self._prune_task is not None:
             self._prune_task.cancel()
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
         started = asyncio.get_running_loop().time()
         await self.agent.shutdown(drain_s / 2)
         left = max(0.5, drain_s - (asyncio.get_running_loop().time() - started))
@@ -147,6 +152,7 @@ class Messaging:
 
     def close(self) -> None:
         """Close the database (after the last client has gone)."""
+        self.checkpointer.close()
         self.db.close()
 
     def health(self) -> dict[str, Any]:

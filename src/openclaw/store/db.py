@@ -10,11 +10,16 @@ Migrations are numbered scripts applied in order, tracked by ``user_version``.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from openclaw.errors import OpenClawError
 
-__all__ = ["MIGRATIONS", "open_database"]
+__all__ = ["MIGRATIONS", "Checkpointer", "open_database"]
+
+#: SQLite checkpoints on its own only past this many WAL pages (40 MB): a backstop,
+#: since the :class:`Checkpointer` does it off the event loop long before.
+AUTOCHECKPOINT_PAGES = 10_000
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the send ledger / outbox, the inbox, channel cursors.
@@ -109,6 +114,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=ON")
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -140,3 +146,50 @@ def open_database(path: Path) -> sqlite3.Connection:
 
 def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database from a worker thread.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses the limit, on
+    the event loop, and it ``fsync``s: every client waits behind it (seen as a
+    15-20 ms p99 on agent runs). A PASSIVE checkpoint from another connection in a
+    thread never blocks writers, so the loop only ever appends to the log.
+    """
+
+    def __init__(self, path: Path, every_s: float = 1.0) -> None:
+        self.path = path
+        self.every_s = every_s
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # close() never races a checkpoint in its thread
+        self.checkpoints = 0
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint: ``(busy, log pages, pages checkpointed)``."""
+        with self._lock:
+            if self._db is None:
+                self._db = sqlite3.connect(self.path, isolation_level=None,
+                                           check_same_thread=False)
+                self._db.execute("PRAGMA busy_timeout=5000")
+            busy, log, done = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+            return int(busy), int(log), int(done)
+
+    async def run(self) -> None:
+        """Checkpoint every ``every_s`` seconds until cancelled."""
+        import asyncio
+        import logging
+
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                await asyncio.to_thread(self.checkpoint)
+            except sqlite3.Error as exc:  # the next round, or SQLite's backstop, retries
+                logging.getLogger("openclaw.store").warning("checkpoint failed: %s", exc)
+
+    def close(self) -> None:
+        """Close the checkpoint connection."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
