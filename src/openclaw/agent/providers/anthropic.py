@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import httpx
-import msgspec
 
 from openclaw import __version__
 from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
@@ -42,15 +41,9 @@ _ERROR_KINDS: Final[dict[str, ProviderErrorKind]] = {
 class AnthropicProvider(HTTPProvider):
     """An Anthropic Messages endpoint (api ``anthropic-messages``).
 
-    Args:
-        id: the provider id (``anthropic`` or a custom one).
-        base_url: the API root without the version, e.g. ``https://api.anthropic.com``
-            (a trailing ``/v1`` is accepted too).
-        api_key: sent as ``x-api-key``; None sends none (a local proxy may not want
-            one). Never shown by ``repr`` or ``describe``.
-        transport: an httpx transport to use (tests); by default the project's asyncio
-            transport, created on first use and closed by :meth:`close`.
-        key_source: how the key was found, for :meth:`describe`.
+    ``base_url`` is the API root without the version (``https://api.anthropic.com``;
+    a trailing ``/v1`` is accepted). The key is sent as ``x-api-key``; without one none
+    is sent (a local proxy may not want one). Other arguments: :class:`HTTPProvider`.
     """
 
     api = "anthropic-messages"
@@ -106,10 +99,7 @@ class AnthropicProvider(HTTPProvider):
         has been yielded.
         """
         body = self.request_body(model, messages, max_tokens)
-        request = httpx.Request("POST", self._url, headers=self._headers,
-                                content=msgspec.json.encode(body))
-        call = SSECall(self.id, self._get_transport(), request, timeout_s=timeout_s,
-                       secrets=(self._api_key,))
+        call = self._call(self._url, self._headers, body, timeout_s)
         if not body["messages"]:
             raise call.error("bad-request", "nothing to send: the conversation has no "
                              "user or assistant message", retryable=False)

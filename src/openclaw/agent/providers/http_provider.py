@@ -53,6 +53,15 @@ class HTTPProvider:
             transport, self._transport = self._transport, None
             await transport.aclose()
 
+    def _call(self, url: httpx.URL, headers: dict[str, str], body: dict[str, Any],
+              timeout_s: float) -> SSECall:
+        """One streamed POST of ``body`` (not opened yet); errors scrub the key."""
+        import msgspec
+
+        request = httpx.Request("POST", url, headers=headers, content=msgspec.json.encode(body))
+        return SSECall(self.id, self._get_transport(), request, timeout_s=timeout_s,
+                       secrets=(self._api_key,))
+
     def _get_transport(self) -> httpx.AsyncBaseTransport:
         if self._transport is None:
             self._transport = channel_transport(max_connections=_MAX_CONNECTIONS)

@@ -14,7 +14,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
-import msgspec
 
 from openclaw import __version__
 from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
@@ -33,15 +32,9 @@ _COMPLETION_TOKENS_HOSTS: Final = frozenset({"api.openai.com"})
 class OpenAIProvider(HTTPProvider):
     """A Chat Completions endpoint (api ``openai-completions``).
 
-    Args:
-        id: the provider id the user chose (``openai``, ``ollama``, a custom one).
-        base_url: the API root including its version, e.g. ``https://api.openai.com/v1``.
-        api_key: sent as ``Authorization: Bearer``; None sends no such header (Ollama
-            and most local servers need none). Never shown by ``repr`` or ``describe``.
-        transport: an httpx transport to use (tests); by default the project's asyncio
-            transport, created on first use and closed by :meth:`close`.
-        key_source: how the key was found, for :meth:`describe` (``config``,
-            ``env:NAME``); defaults to ``config`` with a key and ``none`` without.
+    ``base_url`` includes the API version (``https://api.openai.com/v1``). The key is
+    sent as ``Authorization: Bearer``; without one no such header is sent (Ollama and
+    most local servers need none). Other arguments: :class:`HTTPProvider`.
     """
 
     api = "openai-completions"
@@ -81,10 +74,8 @@ class OpenAIProvider(HTTPProvider):
         ``timeout_s`` bounds the whole call (connect, first token, every gap, the
         end). Errors are retryable only while no Delta has been yielded.
         """
-        body = msgspec.json.encode(self.request_body(model, messages, max_tokens))
-        request = httpx.Request("POST", self._url, headers=self._headers, content=body)
-        call = SSECall(self.id, self._get_transport(), request, timeout_s=timeout_s,
-                       secrets=(self._api_key,))
+        call = self._call(self._url, self._headers,
+                          self.request_body(model, messages, max_tokens), timeout_s)
         answered_model = model
         usage: dict[str, int] = {}
         stop_reason: str | None = None
