@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.paths import Profile
-from openclaw.service.backend import InstalledService, ServiceBackend
+from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
 from openclaw.service.envfile import is_secret_key, read_env_file, write_env_file
 from openclaw.service.spec import Scope
 
@@ -46,6 +46,9 @@ class Finding:
                 "result": self.result}
 
 
+_UNSET: Any = object()
+
+
 @dataclass
 class DoctorContext:
     """What every check needs: the profile, its backend (if usable) and options."""
@@ -55,7 +58,23 @@ class DoctorContext:
     unavailable: str | None = None
     deep: bool = False
     restart_budget_s: float = 30.0
-    needs_rewrite: list[str] = field(default_factory=list)
+    _installed: Any = field(default=_UNSET, repr=False)
+    _runtime: Any = field(default=_UNSET, repr=False)
+
+    def installed(self) -> InstalledService | None:
+        """The installed definition, read once per check pass (repairs read afresh)."""
+        if self._installed is _UNSET:
+            self._installed = self.backend.read_installed() if self.backend else None
+        installed: InstalledService | None = self._installed
+        return installed
+
+    def runtime(self) -> Runtime:
+        """The manager's view, asked once per check pass (one ``systemctl show``)."""
+        if self._runtime is _UNSET:
+            assert self.backend is not None
+            self._runtime = self.backend.runtime()
+        runtime: Runtime = self._runtime
+        return runtime
 
 
 def _mode(path: Path) -> int | None:
@@ -172,7 +191,7 @@ def check_service(ctx: DoctorContext) -> list[Finding]:
     if backend is None or ctx.unavailable:
         return [Finding("service-manager", "info",
                         f"service checks skipped: {ctx.unavailable}")]
-    installed = backend.read_installed()
+    installed = ctx.installed()
     if installed is None:
         return [Finding("service-missing", "info", f"{backend.name} is not installed",
                         fix="`openclaw gateway install` to run the gateway as a service")]
@@ -215,7 +234,7 @@ def check_service(ctx: DoctorContext) -> list[Finding]:
         repair = _rewrite(ctx, installed)
         for item in findings:
             item.repair = repair  # one rewrite fixes them all; run once
-    runtime = backend.runtime()
+    runtime = ctx.runtime()
     overrides = [p for p in runtime.drop_ins if Path(p).exists()]
     if overrides:
         findings.append(Finding(
@@ -230,9 +249,9 @@ def check_service(ctx: DoctorContext) -> list[Finding]:
 def check_runtime(ctx: DoctorContext) -> list[Finding]:
     """The installed service runs and answers; a failed one is restarted."""
     backend = ctx.backend
-    if backend is None or ctx.unavailable or backend.read_installed() is None:
+    if backend is None or ctx.unavailable or ctx.installed() is None:
         return []
-    runtime = backend.runtime()
+    runtime = ctx.runtime()
     if runtime.state in ("running", "starting"):
         return []
     if runtime.state in ("failed", "crash-looping"):
@@ -357,7 +376,7 @@ def check_port(ctx: DoctorContext) -> list[Finding]:
     from openclaw.netinfo import listeners_on_port
 
     backend = ctx.backend
-    installed = backend.read_installed() if backend else None
+    installed = ctx.installed()
     if installed is not None and installed.port:
         port = installed.port
     else:
@@ -368,7 +387,7 @@ def check_port(ctx: DoctorContext) -> list[Finding]:
         port, _ = resolve_port(None, configured, ctx.profile.default_port)
     ours = set()
     if backend is not None and not ctx.unavailable and installed is not None:
-        pid = backend.runtime().pid
+        pid = ctx.runtime().pid
         if pid:
             ours.add(pid)
     from openclaw.runtimeinfo import running_record
