@@ -35,6 +35,7 @@ from openclaw.service.lasterror import log_dir_of
 __all__ = ["SCHEMA_VERSION", "StatusOptions", "collect_status", "render_status"]
 
 SCHEMA_VERSION = 1
+_UNREAD: Any = object()  # "the caller has not read the config": distinct from None
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ def collect_status(
     else:
         port, port_source = resolve_port(None, get_path(document, "gateway.port"),
                                          profile.default_port)
-    cli_port, cli_source = _cli_port(profile)
+    same_file = config_path == profile.config_path  # usually: read it once
+    cli_port, cli_source = _cli_port(profile, document if same_file else _UNREAD)
     bind = get_path(document, "gateway.bind")
     bind = bind if bind in ("loopback", "lan", "custom") else "loopback"
     url = options.url or f"ws://127.0.0.1:{port}"
@@ -217,19 +219,23 @@ def collect_status(
     return report
 
 
-def _cli_port(profile: Profile) -> tuple[int, str]:
-    """The port ``openclaw health`` would use now, and why (as the CLI resolves it)."""
+def _cli_port(profile: Profile, document: Any = _UNREAD) -> tuple[int, str]:
+    """The port ``openclaw health`` would use now, and why (as the CLI resolves it).
+
+    ``document`` is the CLI's config when the caller has already read it.
+    """
     from openclaw.runtimeinfo import running_port
 
     if not os.environ.get("OPENCLAW_GATEWAY_PORT"):
         running = running_port(profile)
         if running is not None:
             return running, "running gateway"
-    try:
-        configured = get_path(read_document(profile.config_path), "gateway.port")
-    except ConfigError:
-        configured = None
-    return resolve_port(None, configured, profile.default_port)
+    if document is _UNREAD:
+        try:
+            document = read_document(profile.config_path)
+        except ConfigError:
+            document = None
+    return resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
 
 
 def _summary(report: dict[str, Any], runtime: Runtime, answering: bool) -> dict[str, Any]:
