@@ -32,6 +32,14 @@ def _names_a_port(home: Path) -> bool:
         return False
 
 
+def private_file(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (0600) in a 0700 state dir, as the gateway would."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
 def by_id(report: dict[str, Any], finding: str) -> list[dict[str, Any]]:
     return [item for item in report["findings"] if item["id"] == finding]
 
@@ -69,12 +77,9 @@ def test_loose_permissions_are_reported_then_tightened(home: Path) -> None:
 
 def test_token_drift_between_env_file_and_config(home: Path) -> None:
     state = home / ".openclaw"
-    state.mkdir(mode=0o700)
-    (state / "openclaw.json").write_text('{"gateway": {"auth": {"token": "new-token-1234"}}}')
-    (state / "openclaw.json").chmod(0o600)
-    env_file = state / "service.env"
-    env_file.write_text("OPENCLAW_GATEWAY_TOKEN=old-token-5678\nTELEGRAM_BOT_TOKEN=keep-me\n")
-    env_file.chmod(0o600)
+    private_file(state / "openclaw.json", '{"gateway": {"auth": {"token": "new-token-1234"}}}')
+    env_file = private_file(state / "service.env",
+                            "OPENCLAW_GATEWAY_TOKEN=old-token-5678\nTELEGRAM_BOT_TOKEN=keep-me\n")
 
     code, report = doctor(home)
     [drift] = by_id(report, "token-drift")
@@ -89,10 +94,7 @@ def test_token_drift_between_env_file_and_config(home: Path) -> None:
 
 def test_invalid_config_and_port_collision_are_errors(home: Path) -> None:
     state = home / ".openclaw"
-    state.mkdir(mode=0o700)
-    config = state / "openclaw.json"
-    config.write_text('{"gateway": {"bind": "moon"}}')
-    config.chmod(0o600)
+    config = private_file(state / "openclaw.json", '{"gateway": {"bind": "moon"}}')
     code, report = doctor(home)
     [invalid] = by_id(report, "config-invalid")
     assert code == 1 and "gateway.bind" in invalid["message"] and not invalid["fixable"]
@@ -107,27 +109,20 @@ def test_invalid_config_and_port_collision_are_errors(home: Path) -> None:
 
 def test_a_channel_without_its_token_is_found_before_the_gateway_starts(home: Path) -> None:
     state = home / ".openclaw"
-    state.mkdir(mode=0o700)
-    config = state / "openclaw.json"
-    config.write_text('{"channels": {"telegram": {"allowFrom": [1]}}}')
-    config.chmod(0o600)
+    private_file(state / "openclaw.json", '{"channels": {"telegram": {"allowFrom": [1]}}}')
     code, report = doctor(home)
     [invalid] = by_id(report, "config-invalid")
     assert code == 1 and "channels.telegram.botToken" in invalid["message"]
     # The token in the service env file is what the service will have: that is enough.
-    env_file = state / "service.env"
-    env_file.write_text("TELEGRAM_BOT_TOKEN=123:from-the-env-file\n")
-    env_file.chmod(0o600)
+    private_file(state / "service.env", "TELEGRAM_BOT_TOKEN=123:from-the-env-file\n")
     code, report = doctor(home)
     assert not by_id(report, "config-invalid"), report
 
 
 def test_a_default_model_without_its_key_is_found_before_the_gateway_starts(home: Path) -> None:
     state = home / ".openclaw"
-    state.mkdir(mode=0o700)
-    config = state / "openclaw.json"
-    config.write_text('{"agents": {"defaults": {"model": "openai/gpt-4o-mini"}}}')
-    config.chmod(0o600)
+    private_file(state / "openclaw.json",
+                 '{"agents": {"defaults": {"model": "openai/gpt-4o-mini"}}}')
     code, report = doctor(home, OPENAI_API_KEY="")
     [invalid] = by_id(report, "config-invalid")
     assert code == 1 and "agents.defaults.model" in invalid["message"]
