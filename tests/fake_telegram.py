@@ -611,3 +611,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request access log."""
+
+
+def gateway_config(fake: FakeTelegram, allow_from: list[int | str], **extra: Any
+                   ) -> dict[str, Any]:
+    """The ``channels`` part of a gateway config pointing at ``fake`` (1 s long polls)."""
+    section = {"botToken": fake.token, "apiRoot": fake.api_root, "allowFrom": allow_from,
+               "pollTimeoutSeconds": 1, **extra}
+    return {"channels": {"telegram": section}}

@@ -254,15 +254,12 @@ def test_agent_cli_streams_waits_and_fails_fast_when_down(
 def test_an_inbound_message_is_answered_once_even_across_a_kill(
     make_gateway: Callable[..., GatewayProcess], models: FakeModels, tmp_path: Path,
 ) -> None:
-    from fake_telegram import FakeTelegram
+    from fake_telegram import FakeTelegram, gateway_config
 
     home = tmp_path / "loop-home"
     home.mkdir()
     with FakeTelegram(token="999:loop-token") as telegram:
-        config = openai_config(models)
-        config["channels"] = {"telegram": {"botToken": telegram.token,
-                                           "apiRoot": telegram.api_root,
-                                           "allowFrom": [42], "pollTimeoutSeconds": 1}}
+        config = {**openai_config(models), **gateway_config(telegram, [42])}
         gateway = make_gateway(config=config, home=home)
         models.delay_pieces(0.5)
         answer = ("a considered reply", ["a ", "considered ", "reply"])
@@ -341,12 +338,10 @@ def test_agent_cli_ctrl_c_without_a_terminal_leaves_the_run_going(
 def test_deliver_sends_the_reply_through_the_channel_once(
     make_gateway: Callable[..., GatewayProcess],
 ) -> None:
-    from fake_telegram import FakeTelegram
+    from fake_telegram import FakeTelegram, gateway_config
 
     with FakeTelegram(token="555:deliver-token") as telegram:
-        gateway = make_gateway(config={"channels": {"telegram": {
-            "botToken": telegram.token, "apiRoot": telegram.api_root, "allowFrom": [1],
-            "pollTimeoutSeconds": 1}}})
+        gateway = make_gateway(config=gateway_config(telegram, [1]))
         raw = client(gateway)
         params = {"message": "what is 1+1", "idempotencyKey": "dl1", "to": "777",
                   "deliver": True}
@@ -366,15 +361,12 @@ def test_deliver_sends_the_reply_through_the_channel_once(
 def test_an_inbound_message_cut_short_by_a_stop_is_answered_after_the_restart(
     make_gateway: Callable[..., GatewayProcess], models: FakeModels, tmp_path: Path,
 ) -> None:
-    from fake_telegram import FakeTelegram
+    from fake_telegram import FakeTelegram, gateway_config
 
     home = tmp_path / "stop-home"
     home.mkdir()
     with FakeTelegram(token="777:stop-token") as telegram:
-        config = openai_config(models)
-        config["channels"] = {"telegram": {"botToken": telegram.token,
-                                           "apiRoot": telegram.api_root,
-                                           "allowFrom": [42], "pollTimeoutSeconds": 1}}
+        config = {**openai_config(models), **gateway_config(telegram, [42])}
         config["gateway"] = {"drainTimeoutMs": 1000}
         gateway = make_gateway(config=config, home=home)
         models.stall_next("openai", after_pieces=1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fake_telegram import FakeTelegram
+from fake_telegram import FakeTelegram, gateway_config
 from harness import GatewayProcess, RawClient, clean_env, free_port
 
 ALLOWED_USER = 4242
@@ -25,9 +25,7 @@ def telegram() -> Iterator[FakeTelegram]:
 
 
 def telegram_config(fake: FakeTelegram, **extra: Any) -> dict[str, Any]:
-    section = {"botToken": fake.token, "apiRoot": fake.api_root, "allowFrom": [ALLOWED_USER],
-               "pollTimeoutSeconds": 1, **extra}
-    return {"channels": {"telegram": section}}
+    return gateway_config(fake, [ALLOWED_USER], **extra)
 
 
 def client(gateway: GatewayProcess) -> RawClient:
