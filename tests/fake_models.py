@@ -38,15 +38,14 @@ import json
 import re
 import select
 import socket
-import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from loopback import LoopbackFake, TrackedHandler
 
 Api = Literal["openai", "anthropic"]
 APIS: tuple[Api, ...] = ("openai", "anthropic")
@@ -173,7 +172,7 @@ def _sse(data: dict[str, Any] | str, event: str | None = None) -> bytes:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeModels:
+class FakeModels(LoopbackFake):
     """The fake model server plus its scripting and inspection surface (see module doc).
 
     ``api_key``: the key both APIs require (None: no auth at all, like a local Ollama).
@@ -182,66 +181,19 @@ class FakeModels:
 
     def __init__(self, api_key: str | None = "test-key",
                  models: Iterable[str] | None = None) -> None:
+        super().__init__()
         self.api_key = api_key
         self.models = None if models is None else set(models)
         self.requests: list[tuple[Api, dict[str, str], Any]] = []
         self.stalled = 0  # calls currently hanging in a stall
         self.disconnects = 0  # responses the client hung up on before they ended
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         self._replies: deque[tuple[str, list[str] | None]] = deque()
         self._faults: dict[Api, deque[_Fault]] = {api: deque() for api in APIS}
         self._piece_delay = 0.0
         self._release_generation = 0
         self._ids = itertools.count(1)
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle
-
-    def start(self, port: int = 0) -> FakeModels:
-        """Bind 127.0.0.1 (on a free port unless ``port``) and serve from a daemon thread."""
-        self._stopping.clear()
-        self._server = _Server(self, port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fake-models", daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; stalled and delayed responses are released and their connections cut."""
-        self._stopping.set()
-        with self._changed:
-            self._changed.notify_all()
-            connections = list(self._connections)
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._thread = None
-        for connection in connections:  # idle keep-alive connections, too
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> FakeModels:
-        return self if self._thread is not None else self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeModels is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def openai_base_url(self) -> str:
@@ -329,16 +281,9 @@ class FakeModels:
         with self._lock:
             return [body for name, _, body in self.requests if api in (None, name)]
 
-    def wait_for(self, predicate: Callable[[FakeModels], bool], timeout: float = 5.0) -> None:
-        """Block until ``predicate(self)`` holds (re-checked whenever a call arrives, stalls,
-        or ends). Raises AssertionError with a summary if ``timeout`` passes first."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: predicate(self), timeout):
-                raise AssertionError(
-                    f"FakeModels: condition not met within {timeout}s; "
-                    f"requests={[api for api, _, _ in self.requests]} stalled={self.stalled} "
-                    f"disconnects={self.disconnects}"
-                )
+    def _summary(self) -> str:
+        return (f"requests={[api for api, _, _ in self.requests]} stalled={self.stalled} "
+                f"disconnects={self.disconnects}")
 
     # -- internals
 
@@ -594,39 +539,8 @@ class FakeModels:
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
-class _Server(ThreadingHTTPServer):
-    """One thread per connection."""
-
-    daemon_threads = True
-    request_queue_size = 256  # the listen backlog: bursts of concurrent clients must not reset
-
-    def __init__(self, fake: FakeModels, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up mid-request are routine in these tests; stay quiet about it."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler):
     """Reads one HTTP request, routes it to FakeModels._serve, writes JSON or SSE."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and each SSE event go out as separate writes
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def do_POST(self) -> None:
         api = _ROUTES.get(urlsplit(self.path).path.rstrip("/"))
@@ -710,5 +624,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request access log."""
+
+FakeModels.handler_class = _Handler
+FakeModels.thread_name = "fake-models"

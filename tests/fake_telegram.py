@@ -24,15 +24,15 @@ import json
 import posixpath
 import re
 import socket
-import sys
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from loopback import LoopbackFake, TrackedHandler
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -186,7 +186,7 @@ def _chat_object(key: int | str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackFake):
     """The fake Bot API server plus its scripting and inspection surface (see module doc).
 
     ``known_chats``: None accepts any chat_id; an iterable restricts outbound sends to those
@@ -196,6 +196,7 @@ class FakeTelegram:
 
     def __init__(self, token: str = "123:ABC", bot_username: str = "openclaw_test_bot",
                  known_chats: Iterable[int | str] | None = None) -> None:
+        super().__init__()
         self.token = token
         self.bot_username = bot_username
         self.known_chats = None if known_chats is None else {_chat_key(c) for c in known_chats}
@@ -203,8 +204,6 @@ class FakeTelegram:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.polls: list[tuple[int | None, float]] = []
         self.dropped = 0
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._message_ids: dict[int | str, int] = {}
@@ -214,12 +213,8 @@ class FakeTelegram:
         self._delays: dict[str, float] = {}
         self._down = False
         self._down_port = 0
-        self._connections: set[socket.socket] = set()
         self._unstalled = threading.Event()
         self._unstalled.set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getMe": lambda params: self.bot_user(),
             "getUpdates": self._get_updates,
@@ -234,44 +229,19 @@ class FakeTelegram:
 
     # -- lifecycle
 
-    def start(self, port: int = 0) -> FakeTelegram:
-        """Bind 127.0.0.1 (on a free port unless ``port``) and serve from a daemon thread."""
-        self._server = _Server(self, port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fake-telegram", daemon=True,
-        )
-        self._thread.start()
-        return self
+    def _release(self) -> None:
+        self._unstalled.set()  # stalled polls end (and are dropped)
 
-    def stop(self) -> None:
-        """Stop serving; long polls, stalled polls and delays are released (and dropped)."""
-        self._stopping.set()
-        self._unstalled.set()
-        with self._changed:
-            self._changed.notify_all()
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self if self._server is not None else self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return int(self._server.server_address[1])
+    def _accept(self) -> bool:
+        if self._down:
+            self._note_drop()
+            return False
+        return True
 
     @property
     def api_root(self) -> str:
         """The value for the channel's ``apiRoot`` setting."""
-        return f"http://127.0.0.1:{self.port}"
+        return self.root
 
     def url(self, method: str, token: str | None = None) -> str:
         """``{api_root}/bot{token}/{method}`` — for tests that call the fake directly."""
@@ -329,17 +299,9 @@ class FakeTelegram:
             if down == self._down:
                 return
             self._down = down
-            self._changed.notify_all()
-            connections = list(self._connections)
-        if down and self._server is not None and self._thread is not None:
-            port = self.port
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._down_port = port
-            for connection in connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
+        if down and self._server is not None:
+            self._down_port = self.port
+            self._halt()
         elif not down:
             self.start(self._down_port)
 
@@ -363,18 +325,9 @@ class FakeTelegram:
             return [s["text"] if s["text"] is not None else s["caption"] for s in self.sent
                     if s["text"] is not None or s["caption"] is not None]
 
-    def wait_for(self, predicate: Callable[[FakeTelegram], bool], timeout: float = 5.0) -> None:
-        """Block until ``predicate(self)`` holds (re-checked at every request and delivery).
-
-        Raises AssertionError with a summary of the traffic if ``timeout`` passes first.
-        """
-        with self._changed:
-            if not self._changed.wait_for(lambda: predicate(self), timeout):
-                raise AssertionError(
-                    f"FakeTelegram: condition not met within {timeout}s; "
-                    f"requests={[method for method, _ in self.requests]} "
-                    f"sent={self.sent_texts()}"
-                )
+    def _summary(self) -> str:
+        return (f"requests={[method for method, _ in self.requests]} "
+                f"sent={self.sent_texts()}")
 
     def bot_user(self) -> dict[str, Any]:
         """The bot's User object, as getMe returns it."""
@@ -520,45 +473,8 @@ class FakeTelegram:
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
-class _Server(ThreadingHTTPServer):
-    """One thread per connection; refuses connections outright while the fake is down."""
-
-    daemon_threads = True
-    request_queue_size = 256  # the listen backlog: bursts of concurrent clients must not reset
-
-    def __init__(self, fake: FakeTelegram, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.fake = fake
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        if self.fake._down:
-            self.fake._note_drop()
-            return False
-        return True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up mid-request are routine in these tests; stay quiet about it."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler):
     """Reads one HTTP request, hands it to FakeTelegram._call, writes the envelope."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def do_GET(self) -> None:
         fake = self.server.fake
@@ -609,8 +525,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         self.server.fake._note_drop()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request access log."""
+
+
+FakeTelegram.handler_class = _Handler
+FakeTelegram.thread_name = "fake-telegram"
 
 
 def gateway_config(fake: FakeTelegram, allow_from: list[int | str], **extra: Any
