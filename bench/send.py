@@ -17,12 +17,13 @@ accepted sockets get ``TCP_NODELAY`` (its handler's stdlib
 ``--fake-as-shipped`` runs everything against the unmodified fake, and every run
 also times a second, unmodified fake alone for comparison. Measured:
 
-* the fake alone: ``--fake-requests`` direct ``sendMessage`` calls with httpx from 8
-  threads (one keep-alive ``httpx.Client`` each), and with one ``httpx.AsyncClient``
-  and 8 calls in flight (a stock ``httpx.AsyncClient``, for comparison with the
+* the fake alone: ``--fake-requests`` direct ``sendMessage`` calls with httpx from
+  ``CALLS_PER_ACCOUNT`` threads (one keep-alive ``httpx.Client`` each), and with one
+  stock ``httpx.AsyncClient`` and as many calls in flight (for comparison with the
   gateway's transport): rate, latency, the fake's and the client's CPU per request;
-* the Telegram channel alone: as many ``TelegramChannel.send`` calls, 8 in flight, in
-  this process (the gateway's channel object without ledger or websocket); then
+* the Telegram channel alone: as many ``TelegramChannel.send`` calls, as many in flight
+  as the gateway allows per account (``CALLS_PER_ACCOUNT``), in this process (the
+  gateway's channel object without ledger or websocket); then
   again with httpcore's ``current_async_library()`` answering "asyncio" at once
   (it starts with ``import sniffio``, a failed import on every lock httpcore sets
   up when sniffio is not installed);
@@ -79,6 +80,7 @@ from _common import (
     summary,
     time_commands,
 )
+from openclaw.gateway.sending import CALLS_PER_ACCOUNT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -87,7 +89,6 @@ CLI_TARGET_MS = 200.0
 TOKEN = "123456:BENCH-token-abc"
 CHAT = "777"
 FAKE_CHAT = 999  # the fake-alone calls go here, so they are not counted as gateway sends
-CALLS_PER_ACCOUNT = 8  # mirrors openclaw.gateway.sending.CALLS_PER_ACCOUNT
 
 
 # --------------------------------------------------------------------------- the fake
@@ -199,44 +200,56 @@ def fake_alone_threads(fake: FakeProcess, requests: int, threads: int) -> dict[s
             "clientCpuUs": own_cpu * 1e6 / requests, **summary(samples)}
 
 
+async def timed_in_flight(fake: FakeProcess, call: Any, requests: int,
+                          in_flight: int) -> dict[str, float]:
+    """Run ``await call(index)`` for ``requests`` indices, ``in_flight`` at a time (after
+    a warm-up of 4 each); return the rate, latency summary and CPU per call of the fake
+    and of this process."""
+    samples: list[float] = []
+
+    async def worker(indices: Any) -> None:
+        """Calls one after another, until the shared iterator runs out."""
+        for index in indices:
+            started = time.perf_counter()
+            await call(index)
+            samples.append((time.perf_counter() - started) * 1000)
+
+    warm = iter(range(in_flight * 4))
+    await asyncio.gather(*(worker(warm) for _ in range(in_flight)))
+    samples.clear()
+    indices = iter(range(requests))
+    fake_cpu = cpu_seconds(fake.pid)
+    own_cpu = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(indices) for _ in range(in_flight)))
+    elapsed = time.perf_counter() - started
+    own_cpu = time.process_time() - own_cpu
+    fake_cpu = cpu_seconds(fake.pid) - fake_cpu
+    return {"rate": requests / elapsed, "fakeCpuUs": fake_cpu * 1e6 / requests,
+            "clientCpuUs": own_cpu * 1e6 / requests, **summary(samples)}
+
+
 async def fake_alone_async(fake: FakeProcess, requests: int, in_flight: int) -> dict[str, float]:
     """``requests`` direct sendMessage calls, ``in_flight`` at a time on one httpx.AsyncClient."""
     import httpx
 
     url = fake.url("sendMessage")
-    samples: list[float] = []
     async with httpx.AsyncClient(timeout=30) as client:
 
-        async def worker(indices: Any) -> None:
-            """Calls one after another, until the shared iterator runs out."""
-            for index in indices:
-                started = time.perf_counter()
-                response = await client.post(url, json={"chat_id": FAKE_CHAT,
-                                                        "text": f"async {index}"})
-                samples.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    raise RuntimeError(f"fake answered {response.status_code}")
+        async def call(index: int) -> None:
+            response = await client.post(url, json={"chat_id": FAKE_CHAT,
+                                                    "text": f"async {index}"})
+            if response.status_code != 200:
+                raise RuntimeError(f"fake answered {response.status_code}")
 
-        warm = iter(range(in_flight * 4))
-        await asyncio.gather(*(worker(warm) for _ in range(in_flight)))
-        samples.clear()
-        indices = iter(range(requests))
-        fake_cpu = cpu_seconds(fake.pid)
-        own_cpu = time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(indices) for _ in range(in_flight)))
-        elapsed = time.perf_counter() - started
-        own_cpu = time.process_time() - own_cpu
-        fake_cpu = cpu_seconds(fake.pid) - fake_cpu
-    return {"rate": requests / elapsed, "fakeCpuUs": fake_cpu * 1e6 / requests,
-            "clientCpuUs": own_cpu * 1e6 / requests, **summary(samples)}
+        return await timed_in_flight(fake, call, requests, in_flight)
 
 
 async def channel_alone(fake: FakeProcess, requests: int, in_flight: int) -> dict[str, float]:
     """``requests`` ``TelegramChannel.send`` calls, ``in_flight`` at a time, in this process.
 
-    The gateway's own channel object (its httpx.AsyncClient, request building and
-    answer decoding) without the gateway around it: no ledger, no websocket.
+    The gateway's own channel object (its transport, request building and answer
+    decoding) without the gateway around it: no ledger, no websocket.
     """
     from openclaw.channels.base import OutboundMessage
     from openclaw.channels.telegram import TelegramAccount, TelegramChannel
@@ -244,33 +257,16 @@ async def channel_alone(fake: FakeProcess, requests: int, in_flight: int) -> dic
     account = TelegramAccount(account_id="default", token=fake.token, token_source="config",
                               api_root=fake.api_root, allow_from=frozenset(), poll_timeout_s=1)
     channel = TelegramChannel(account)
-    samples: list[float] = []
+
+    async def call(index: int) -> None:
+        receipt = await channel.send(OutboundMessage(str(FAKE_CHAT), f"ch {index}"))
+        if not receipt.message_id:
+            raise RuntimeError(f"no message id: {receipt!r}")
+
     try:
-
-        async def worker(indices: Any) -> None:
-            """Sends one after another, until the shared iterator runs out."""
-            for index in indices:
-                started = time.perf_counter()
-                receipt = await channel.send(OutboundMessage(str(FAKE_CHAT), f"ch {index}"))
-                samples.append((time.perf_counter() - started) * 1000)
-                if not receipt.message_id:
-                    raise RuntimeError(f"no message id: {receipt!r}")
-
-        warm = iter(range(in_flight * 4))
-        await asyncio.gather(*(worker(warm) for _ in range(in_flight)))
-        samples.clear()
-        indices = iter(range(requests))
-        fake_cpu = cpu_seconds(fake.pid)
-        own_cpu = time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(indices) for _ in range(in_flight)))
-        elapsed = time.perf_counter() - started
-        own_cpu = time.process_time() - own_cpu
-        fake_cpu = cpu_seconds(fake.pid) - fake_cpu
+        return await timed_in_flight(fake, call, requests, in_flight)
     finally:
         await channel.close()
-    return {"rate": requests / elapsed, "fakeCpuUs": fake_cpu * 1e6 / requests,
-            "clientCpuUs": own_cpu * 1e6 / requests, **summary(samples)}
 
 
 @contextlib.contextmanager
@@ -468,11 +464,14 @@ def measure_fakes(ns: Any, fake: FakeProcess) -> dict[str, dict[str, float]]:
     """The fake alone: threads, httpx.AsyncClient (as is, and without the sniffio import)."""
     data: dict[str, dict[str, float]] = {}
     label = "with TCP_NODELAY" if fake.nodelay else "as shipped"
-    progress(f"fake alone ({label}): {ns.fake_requests} sendMessage calls, 8 threads")
+    progress(f"fake alone ({label}): {ns.fake_requests} sendMessage calls, "
+             f"{CALLS_PER_ACCOUNT} threads")
     data["threads"] = fake_alone_threads(fake, ns.fake_requests, CALLS_PER_ACCOUNT)
-    progress(f"fake alone ({label}): {ns.fake_requests} calls, httpx.AsyncClient, 8 in flight")
+    progress(f"fake alone ({label}): {ns.fake_requests} calls, httpx.AsyncClient, "
+             f"{CALLS_PER_ACCOUNT} in flight")
     data["async"] = asyncio.run(fake_alone_async(fake, ns.fake_requests, CALLS_PER_ACCOUNT))
-    progress(f"channel alone: {ns.fake_requests} TelegramChannel.send, 8 in flight")
+    progress(f"channel alone: {ns.fake_requests} TelegramChannel.send, "
+             f"{CALLS_PER_ACCOUNT} in flight")
     data["channel"] = asyncio.run(channel_alone(fake, ns.fake_requests, CALLS_PER_ACCOUNT))
     progress("  again, httpcore's sniffio import skipped")
     with sniffio_check_skipped():
@@ -481,7 +480,8 @@ def measure_fakes(ns: Any, fake: FakeProcess) -> dict[str, dict[str, float]]:
     if fake.nodelay and ns.shipped_requests:
         shipped = FakeProcess(TOKEN, nodelay=False)
         try:
-            progress(f"fake alone (as shipped): {ns.shipped_requests} calls, 8 threads")
+            progress(f"fake alone (as shipped): {ns.shipped_requests} calls, "
+                     f"{CALLS_PER_ACCOUNT} threads")
             data["shipped_threads"] = fake_alone_threads(shipped, ns.shipped_requests,
                                                          CALLS_PER_ACCOUNT)
         finally:
@@ -496,18 +496,20 @@ def fake_rows(ns: Any, fake: FakeProcess, alone: dict[str, dict[str, float]]) ->
     channel, nosniff = alone["channel"], alone["channel_nosniff"]
     rows = [
         Result("fake_threads_rate", f"fake Bot API alone ({label}): sendMessage per second, "
-               f"httpx.Client x 8 threads (n={ns.fake_requests})", threads["rate"], "/s",
-               detail=threads),
+               f"httpx.Client x {CALLS_PER_ACCOUNT} threads (n={ns.fake_requests})",
+               threads["rate"], "/s", detail=threads),
         Result("fake_threads_p50_ms", "  latency p50", threads["p50"], "ms"),
         Result("fake_threads_cpu_us", "  fake CPU per request", threads["fakeCpuUs"], "us"),
         Result("fake_async_rate", f"fake Bot API alone ({label}): sendMessage per second, "
-               "httpx.AsyncClient, 8 in flight", async_["rate"], "/s", detail=async_),
+               f"httpx.AsyncClient, {CALLS_PER_ACCOUNT} in flight", async_["rate"], "/s",
+               detail=async_),
         Result("fake_async_p50_ms", "  latency p50", async_["p50"], "ms"),
         Result("fake_async_cpu_us", "  fake CPU per request", async_["fakeCpuUs"], "us"),
         Result("fake_async_client_cpu_us", "  httpx.AsyncClient CPU per request",
                async_["clientCpuUs"], "us"),
         Result("channel_alone_rate", "Telegram channel alone (TelegramChannel.send in this "
-               "process, 8 in flight): per second", channel["rate"], "/s", detail=channel),
+               f"process, {CALLS_PER_ACCOUNT} in flight): per second", channel["rate"], "/s",
+               detail=channel),
         Result("channel_alone_p50_ms", "  latency p50", channel["p50"], "ms"),
         Result("channel_alone_cpu_us", "  channel (this process) CPU per send",
                channel["clientCpuUs"], "us"),
@@ -520,7 +522,7 @@ def fake_rows(ns: Any, fake: FakeProcess, alone: dict[str, dict[str, float]]) ->
         shipped = alone["shipped_threads"]
         rows += [
             Result("fake_shipped_rate", "fake Bot API alone (as shipped, Nagle on): per "
-                   f"second, httpx.Client x 8 threads (n={ns.shipped_requests})",
+                   f"second, httpx.Client x {CALLS_PER_ACCOUNT} threads (n={ns.shipped_requests})",
                    shipped["rate"], "/s", detail=shipped),
             Result("fake_shipped_p50_ms", "  latency p50", shipped["p50"], "ms"),
         ]
