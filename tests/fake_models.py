@@ -570,17 +570,6 @@ class _Handler(TrackedHandler):
         error = ApiError("openai", 404, f"Invalid URL ({self.command} {self.path})", code=None)
         self.send_json(404, error.body())
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
-                pass
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
     # -- writing (called by FakeModels._serve)
 
     def send_bytes(self, status: int, body: bytes, content_type: str,
