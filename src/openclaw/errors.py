@@ -20,6 +20,8 @@ Exit statuses (documented in ``docs/exit-codes.md``; keep the two in step)::
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 TYPE_CHECKING = False  # typing costs import time on the CLI path
 if TYPE_CHECKING:
     from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
+    "ExitCode",
     "AuthError",
     "ConfigError",
     "GatewayUnreachable",
@@ -42,14 +45,29 @@ __all__ = [
     "UsageError",
 ]
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_NOT_RUNNING = 3
-EXIT_UNAVAILABLE = 69
-EXIT_AUTH = 77
-EXIT_CONFIG = 78
-EXIT_INTERRUPTED = 130
+
+
+class ExitCode(IntEnum):
+    """Every exit status the CLI and the gateway use (``docs/exit-codes.md``)."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    NOT_RUNNING = 3
+    UNAVAILABLE = 69
+    AUTH = 77
+    CONFIG = 78
+    INTERRUPTED = 130
+
+
+EXIT_OK = ExitCode.OK
+EXIT_FAILURE = ExitCode.FAILURE
+EXIT_USAGE = ExitCode.USAGE
+EXIT_NOT_RUNNING = ExitCode.NOT_RUNNING
+EXIT_UNAVAILABLE = ExitCode.UNAVAILABLE
+EXIT_AUTH = ExitCode.AUTH
+EXIT_CONFIG = ExitCode.CONFIG
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 
 
 class OpenClawError(Exception):
@@ -65,9 +83,13 @@ class OpenClawError(Exception):
         details: dict[str, Any] | None = None,
         retryable: bool | None = None,
         retry_after_ms: int | None = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        #: What to do about it, in one sentence (shown by the CLI; ``--json`` has it as
+        #: ``error.hint``). Never sent on the wire.
+        self.hint = hint
         self.details = details
         self.retryable = retryable
         self.retry_after_ms = retry_after_ms

@@ -1,0 +1,75 @@
+"""Every command's output, rendered once: a typed result as text or as ``--json``.
+
+A command builds a :class:`CommandResult` (what happened, as data) and hands it to
+:func:`emit`, which prints it as text or as one JSON document and returns the exit
+status. Failures take the same road: the CLI's error boundary calls
+:func:`emit_error`, so with ``--json`` a failure is a JSON object on stdout too
+(``{"ok": false, "error": {"code", "message", "hint"}}``) with the same exit status
+as the text form.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from openclaw.errors import ExitCode
+
+TYPE_CHECKING = False  # typing costs import time on the CLI path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from openclaw.errors import OpenClawError
+
+__all__ = ["CommandResult", "emit", "emit_error", "print_json"]
+
+
+class CommandResult:
+    """Base of every command's result.
+
+    Subclasses (usually dataclasses) say what happened; they override
+    :meth:`to_json` (the ``--json`` document) and :meth:`to_text` (what a person
+    reads), and set :attr:`exit_code` when success is not 0.
+    """
+
+    exit_code: int = ExitCode.OK
+
+    def to_json(self) -> Any:
+        """The ``--json`` document (a dict for most commands)."""
+        raise NotImplementedError
+
+    def to_text(self) -> str:
+        """The text form, without a trailing newline ("" prints nothing)."""
+        raise NotImplementedError
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def emit(result: CommandResult, as_json: bool) -> int:
+    """Print ``result`` once, as JSON or text; return its exit status."""
+    if as_json:
+        print_json(result.to_json())
+    else:
+        text = result.to_text()
+        if text:
+            sys.stdout.write(text + "\n")
+    return int(result.exit_code)
+
+
+def emit_error(exc: OpenClawError, as_json: bool) -> int:
+    """Report a failure: one line on stderr, or a JSON object on stdout with ``--json``."""
+    if as_json:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message,
+                                 "hint": exc.hint, "exitCode": int(exc.exit_code)}
+        if exc.details:
+            error["details"] = exc.details
+        print_json({"ok": False, "error": error})
+    else:
+        line = f"openclaw: {exc.message}"
+        if exc.hint:
+            line += f"\nhint: {exc.hint}"
+        sys.stderr.write(line + "\n")
+    return int(exc.exit_code)
