@@ -23,11 +23,12 @@ from openclaw.channels.base import (
 )
 from openclaw.channels.manager import ChannelManager
 from openclaw.channels.supervisor import Backoff, ChannelSupervisor
+from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError, RequestError, UsageError
 from openclaw.gateway.sending import CALLS_PER_ACCOUNT, SendService
 from openclaw.store.db import MIGRATIONS, open_database
 from openclaw.store.inbox import Inbox
-from openclaw.store.ledger import Ledger, now_ms
+from openclaw.store.ledger import Ledger
 
 T = TypeVar("T")
 SECRET = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

@@ -19,14 +19,14 @@ import pytest
 
 from openclaw import __version__
 from openclaw.config import Config, parse_config
-from openclaw.paths import Profile, resolve_profile
-from openclaw.service.envfile import (
+from openclaw.envfile import (
     is_secret_key,
     load_into_environ,
     read_env_file,
     redact_env,
     write_env_file,
 )
+from openclaw.paths import Profile, resolve_profile
 from openclaw.service.lasterror import last_error
 from openclaw.service.linger import check_linger
 from openclaw.service.runner import CommandResult, CommandRunner

@@ -56,7 +56,7 @@ def stored_credentials(profile: Profile, document: Any) -> tuple[str | None, str
     config file, then the generated token. ``document`` is the config read leniently.
     """
     from openclaw.configfile import get_path
-    from openclaw.service.envfile import read_env_file
+    from openclaw.envfile import read_env_file
 
     service_env = read_env_file(profile.service_env_path)
     token = (

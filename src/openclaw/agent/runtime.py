@@ -21,6 +21,7 @@ from typing import Any
 
 from openclaw.agent.providers.base import Completion, Delta, Message, Provider, ProviderError
 from openclaw.agent.store import RunStore, SessionStore
+from openclaw.clock import now_ms
 from openclaw.config import Config
 from openclaw.errors import RequestError, UsageError
 
@@ -34,9 +35,6 @@ log = logging.getLogger("openclaw.agent")
 
 RETRIES = 2  # provider retries when nothing was streamed yet
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -193,7 +191,7 @@ class AgentRuntime:
     def _emit(self, run: Run, stream: str, data: dict[str, Any]) -> None:
         run.seq += 1
         self.emit_event({"runId": run.run_id, "seq": run.seq, "stream": stream,
-                         "ts": _now_ms(), "data": data})
+                         "ts": now_ms(), "data": data})
 
     def _context(self, run: Run) -> list[Message]:
         messages: list[Message] = []

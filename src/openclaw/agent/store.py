@@ -13,7 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
-from openclaw.store.ledger import now_ms
+from openclaw.clock import now_ms
 
 __all__ = ["RunStore", "SessionStore"]
 

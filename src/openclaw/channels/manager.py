@@ -9,12 +9,12 @@ messages through the inbox before anyone is told about them, and assembles the
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from openclaw.channels.base import Channel, InboundMessage
 from openclaw.channels.supervisor import ChannelSupervisor
+from openclaw.clock import now_ms
 from openclaw.config import Config
 from openclaw.errors import ConfigError, UsageError
 from openclaw.store.inbox import Inbox
@@ -147,7 +147,7 @@ class ChannelManager:
                 "lastError": next((s["lastError"] for s in snapshots if s["lastError"]), None),
             }
         return {
-            "ts": int(time.time() * 1000),
+            "ts": now_ms(),
             "channelOrder": list(self.order),
             "channelLabels": {name: CHANNEL_LABELS.get(name, name) for name in self.order},
             "channels": channels,

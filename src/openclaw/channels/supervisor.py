@@ -13,20 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openclaw.channels.base import Channel, InboundMessage
+from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError
 
 __all__ = ["Backoff", "ChannelSupervisor"]
 
 log = logging.getLogger("openclaw.channels")
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Backoff:
@@ -90,7 +87,7 @@ class ChannelSupervisor:
         if self._task is None:
             self._stopping = False
             self.running = True
-            self.last_start_at = _now_ms()
+            self.last_start_at = now_ms()
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"channel {self.channel.name}/{self.channel.account_id}")
 
@@ -102,7 +99,7 @@ class ChannelSupervisor:
             task.cancel()
             await asyncio.wait({task}, timeout=timeout_s)
         self.running = self.connected = False
-        self.last_stop_at = _now_ms()
+        self.last_stop_at = now_ms()
         try:
             await self.channel.close()
         except Exception:  # closing is best effort; the process may be exiting
@@ -110,14 +107,14 @@ class ChannelSupervisor:
 
     async def _deliver(self, messages: list[InboundMessage], cursor: str | None) -> None:
         if messages:
-            self.last_inbound_at = _now_ms()
+            self.last_inbound_at = now_ms()
         await self.sink(self.channel, messages, cursor)
 
     async def _session(self) -> None:
         self.info = await asyncio.wait_for(self.channel.connect(), self.connect_timeout_s)
         self.connected = True
         self.on_change()
-        self.last_connected_at = _now_ms()
+        self.last_connected_at = now_ms()
         self.last_error = None
         self.next_retry_at = None
         self.backoff.reset()
@@ -152,7 +149,7 @@ class ChannelSupervisor:
                 break
             self.reconnect_attempts += 1
             delay = max(self.backoff.next(), asked_wait or 0.0)
-            self.next_retry_at = _now_ms() + int(delay * 1000)
+            self.next_retry_at = now_ms() + int(delay * 1000)
             log.warning("%s/%s: %s; retrying in %.1fs (attempt %d)", *self.key, self.last_error,
                         delay, self.reconnect_attempts)
             await asyncio.sleep(delay)

@@ -136,7 +136,7 @@ def _load_config(profile: Profile) -> Config:
     try:
         config, exists = load_config(profile.config_path)
         from openclaw.channels.manager import check_channels
-        from openclaw.service.envfile import read_env_file
+        from openclaw.envfile import read_env_file
 
         service_env = {**read_env_file(profile.service_env_path), **os.environ}
         check_channels(config, str(profile.config_path) if exists else None, service_env)
@@ -160,7 +160,7 @@ def _verify(backend: ServiceBackend, profile: Profile, port: int | None, old_pid
 
 def _write_env_file(profile: Profile, inline: dict[str, str]) -> list[str]:
     """Create/merge the owner-only env file; return the keys carried into it."""
-    from openclaw.service.envfile import SECRET_KEYS, is_secret_key, read_env_file, write_env_file
+    from openclaw.envfile import SECRET_KEYS, is_secret_key, read_env_file, write_env_file
 
     path = profile.service_env_path
     values = read_env_file(path)

@@ -11,10 +11,11 @@ import asyncio
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from openclaw.clock import now_ms
 
 __all__ = ["Heartbeat"]
 
@@ -89,7 +90,7 @@ class Heartbeat:
         while True:
             await asyncio.sleep(self.every_ms / 1000)
             event = {
-                "ts": int(time.time() * 1000),
+                "ts": now_ms(),
                 "status": "skipped",
                 "reason": "heartbeat turns are not run by this gateway yet",
             }

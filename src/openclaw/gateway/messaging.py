@@ -19,13 +19,14 @@ from openclaw.agent.runtime import AgentRuntime, Run
 from openclaw.agent.store import RunStore, SessionStore
 from openclaw.channels.base import InboundMessage
 from openclaw.channels.manager import ChannelManager, build_channels
+from openclaw.clock import now_ms
 from openclaw.config import Config, parse_duration_ms
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.sending import SendService
 from openclaw.paths import Profile
 from openclaw.store.db import Checkpointer, open_database
 from openclaw.store.inbox import Inbox
-from openclaw.store.ledger import Ledger, now_ms
+from openclaw.store.ledger import Ledger
 
 __all__ = ["Messaging"]
 

@@ -11,19 +11,16 @@ from __future__ import annotations
 import os
 import platform
 import socket
-import time
 from typing import Any
 
 from openclaw import __version__
+from openclaw.clock import now_ms
 
 __all__ = ["HIDDEN_MODES", "MAX_ENTRIES", "Presence"]
 
 HIDDEN_MODES = frozenset({"cli", "probe"})
 MAX_ENTRIES = 200
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Presence:
@@ -40,7 +37,7 @@ class Presence:
             "reason": "self",
             "instanceId": instance_id,
             "pid": os.getpid(),
-            "ts": _now_ms(),
+            "ts": now_ms(),
         }
         self._entries: dict[str, dict[str, Any]] = {}
 
@@ -53,7 +50,7 @@ class Presence:
         """Add or update an entry; the table stays within :data:`MAX_ENTRIES`."""
         current = self._entries.get(key, {})
         current.update({k: v for k, v in entry.items() if v is not None})
-        current["ts"] = _now_ms()
+        current["ts"] = now_ms()
         self._entries[key] = current
         if len(self._entries) > MAX_ENTRIES:
             oldest = min(self._entries, key=lambda k: self._entries[k]["ts"])

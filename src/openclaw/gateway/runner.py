@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from openclaw import __version__
+from openclaw.clock import now_ms
 from openclaw.config import Config, load_config
+from openclaw.envfile import load_into_environ
 from openclaw.errors import OpenClawError, PortInUseError
 from openclaw.gateway.settings import GatewayFlags, GatewaySettings, resolve_settings
 from openclaw.gateway.supervisor import SupervisorLink
 from openclaw.logs import LEVELS, FileLog, Redactor, setup_logging
 from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
-from openclaw.service.envfile import load_into_environ
 
 if TYPE_CHECKING:
     from openclaw.gateway.messaging import Messaging
@@ -179,7 +180,7 @@ def _write_runtime(profile: Profile, settings: GatewaySettings, port: int, boot_
         "hosts": list(settings.hosts),
         "version": __version__,
         "bootId": boot_id,
-        "startedAt": int(time.time() * 1000),
+        "startedAt": now_ms(),
         "profile": profile.name,
     }
     tmp = profile.runtime_path.with_suffix(".tmp")

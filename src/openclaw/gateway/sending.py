@@ -19,8 +19,9 @@ from typing import Any
 from openclaw.channels.base import ChannelError, OutboundMessage
 from openclaw.channels.manager import ChannelManager
 from openclaw.channels.supervisor import ChannelSupervisor
+from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError, RequestError
-from openclaw.store.ledger import Ledger, SendRecord, now_ms
+from openclaw.store.ledger import Ledger, SendRecord
 
 __all__ = ["SendService"]
 

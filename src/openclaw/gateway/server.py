@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from openclaw import PROTOCOL_VERSION, __version__
+from openclaw.clock import now_ms
 from openclaw.config import Config, parse_duration_ms
 from openclaw.gateway.bus import EventBus, Session
 from openclaw.gateway.dispatch import Context, Dispatcher
@@ -63,9 +64,6 @@ DEFAULT_AGENT_ID = "main"
 _EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
            "message", "agent"]
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class _Rss:
@@ -126,7 +124,7 @@ class Gateway:
         self.boot_id = str(uuid.uuid4())
         self.instance_id = f"gateway-{self.boot_id[:8]}"
         self.started_monotonic = time.monotonic()
-        self.started_at_ms = _now_ms()
+        self.started_at_ms = now_ms()
         self.tick_interval_ms = gw.tick_interval_ms
         self.handshake_timeout_s = settings.handshake_timeout_ms / 1000
         self.max_payload = gw.max_payload
@@ -179,7 +177,7 @@ class Gateway:
         sessions: dict[str, Any] = {"path": None, "count": 0, "recent": []}
         snapshot: dict[str, Any] = {
             "ok": True,
-            "ts": _now_ms(),
+            "ts": now_ms(),
             "durationMs": 0,
             "channels": {},
             "channelOrder": [],
@@ -395,7 +393,7 @@ class Gateway:
             remote_address=conn.remote_address,
             params=accepted.params,
             scopes=accepted.grant.scopes,
-            connected_at_ms=_now_ms(),
+            connected_at_ms=now_ms(),
         )
         ws.protocol.max_message_size = self.max_payload
         client = accepted.params.client
@@ -476,7 +474,7 @@ class Gateway:
         peer = ws.remote_address
         remote = str(peer[0]) if peer else "unknown"
         conn = ServerConnection(
-            self.authenticator, remote, nonce=str(uuid.uuid4()), now_ms=_now_ms()
+            self.authenticator, remote, nonce=str(uuid.uuid4()), now_ms=now_ms()
         )
         holder: list[Session] = []
         try:
@@ -535,7 +533,7 @@ class Gateway:
         interval = self.tick_interval_ms / 1000
         while True:
             await asyncio.sleep(interval)
-            self.bus.broadcast("tick", {"ts": _now_ms()})
+            self.bus.broadcast("tick", {"ts": now_ms()})
 
     async def shutdown(self, reason: str, drain_s: float) -> None:
         """Tell every client, close them all with 1012, stop listening; bounded by ``drain_s``."""

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from openclaw.envfile import is_secret_key, read_env_file, write_env_file
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.paths import Profile
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
-from openclaw.service.envfile import is_secret_key, read_env_file, write_env_file
 from openclaw.service.spec import Scope
 
 __all__ = ["DoctorContext", "Finding", "apply_fixes", "run_checks"]
@@ -117,7 +117,7 @@ def check_config(ctx: DoctorContext) -> list[Finding]:
     try:
         config, exists = load_config(ctx.profile.config_path)
         from openclaw.channels.manager import check_channels
-        from openclaw.service.envfile import read_env_file
+        from openclaw.envfile import read_env_file
 
         service_env = {**read_env_file(ctx.profile.service_env_path), **os.environ}
         check_channels(config, str(ctx.profile.config_path) if exists else None, service_env)

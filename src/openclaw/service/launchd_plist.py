@@ -7,7 +7,7 @@ into a dict and never raises, so ``doctor`` and ``status`` can compare it with w
 
 launchd has no ``EnvironmentFile=``: the plist carries only non-secret variables
 plus ``OPENCLAW_ENV_FILE``, and the gateway loads that owner-only file itself at
-start (:func:`openclaw.service.envfile.load_into_environ`).
+start (:func:`openclaw.envfile.load_into_environ`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``install`` writes this, ``doctor`` compares the installed definition against it, and
 ``status`` shows it. Secrets are never part of a spec: they live in the owner-only
-env file the definition references (:mod:`openclaw.service.envfile`), so rotating a
+env file the definition references (:mod:`openclaw.envfile`), so rotating a
 token never needs a reinstall.
 """
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from openclaw.configfile import get_path, read_document, resolve_port
+from openclaw.envfile import read_env_file, redact_env
 from openclaw.errors import (
     EXIT_AUTH,
     EXIT_FAILURE,
@@ -29,7 +30,6 @@ from openclaw.errors import (
 )
 from openclaw.paths import Profile
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
-from openclaw.service.envfile import read_env_file, redact_env
 from openclaw.service.lasterror import log_dir_of
 
 __all__ = ["SCHEMA_VERSION", "StatusOptions", "collect_status", "render_status"]

@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any
 
 from openclaw.channels.base import InboundMessage
-from openclaw.store.ledger import now_ms
+from openclaw.clock import now_ms
 
 __all__ = ["Inbox"]
 

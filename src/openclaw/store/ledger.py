@@ -19,18 +19,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from openclaw.clock import now_ms
 
 __all__ = ["FINAL_STATES", "Ledger", "SendRecord"]
 
 FINAL_STATES = ("sent", "failed", "unknown")
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds (stored, compared across restarts)."""
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import msgspec
 
+from openclaw.clock import now_ms
 from openclaw.gateway.dispatch import READ, Context, Dispatcher
 
 __all__ = ["register"]
@@ -28,7 +28,7 @@ def register(dispatcher: Dispatcher) -> None:
             payload: dict[str, Any] = ctx.gateway.messaging.channels.status_payload()
             return payload
         return {
-            "ts": int(time.time() * 1000),
+            "ts": now_ms(),
             "channelOrder": [],
             "channelLabels": {},
             "channels": {},
