@@ -252,7 +252,8 @@ async def channel_alone(fake: FakeProcess, requests: int, in_flight: int) -> dic
     decoding) without the gateway around it: no ledger, no websocket.
     """
     from openclaw.channels.base import OutboundMessage
-    from openclaw.channels.telegram import TelegramAccount, TelegramChannel
+    from openclaw.channels.telegram import TelegramAccount
+    from openclaw.channels.telegram.bot import TelegramChannel
 
     account = TelegramAccount(account_id="default", token=fake.token, token_source="config",
                               api_root=fake.api_root, allow_from=frozenset(), poll_timeout_s=1)

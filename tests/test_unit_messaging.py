@@ -22,10 +22,12 @@ from openclaw.channels.base import (
     TargetError,
 )
 from openclaw.channels.manager import ChannelManager
+from openclaw.channels.registry import Capabilities, ChannelSection, ChannelSpec
 from openclaw.channels.supervisor import Backoff, ChannelSupervisor
 from openclaw.clock import now_ms
-from openclaw.errors import OpenClawError, RequestError, UsageError
+from openclaw.errors import OpenClawError, UsageError
 from openclaw.gateway.sending import CALLS_PER_ACCOUNT, SendService
+from openclaw.protocol.errors import WireError, error_from
 from openclaw.store.db import MIGRATIONS, open_database
 from openclaw.store.inbox import Inbox
 from openclaw.store.ledger import Ledger
@@ -56,6 +58,14 @@ def fast_backoff() -> Backoff:
 Outcome = SendReceipt | BaseException | asyncio.Event | None
 
 
+def fake_spec(name: str) -> ChannelSpec[Any, Any]:
+    """A registry entry for a fake channel (never registered: only the manager reads it)."""
+    return ChannelSpec(name=name, label=name.title(), section=ChannelSection,
+                       accounts=lambda section, env: [], create=lambda account: FakeChannel(),
+                       capabilities=Capabilities(media=True),
+                       setup_hint=f"set channels.{name}.token")
+
+
 class FakeChannel:
     """A scripted channel account.
 
@@ -70,6 +80,7 @@ class FakeChannel:
                  deadline_s: float = 5.0) -> None:
         self.name = name
         self.account_id = account_id
+        self.spec = fake_spec(name)
         self.token = SECRET
         self.deadline_s = deadline_s
         self.scripts: dict[str, list[Outcome]] = {}
@@ -621,7 +632,20 @@ def test_supervisor_snapshot_fields_and_no_secret() -> None:
 def manager_of(db: sqlite3.Connection, *channels: FakeChannel,
                on_inbound: Callable[[int, InboundMessage], None] | None = None
                ) -> ChannelManager:
-    return ChannelManager(list(channels), Inbox(db), on_inbound or (lambda seq, m: None))
+    manager = ChannelManager(list(channels), Inbox(db))
+    if on_inbound is not None:
+        manager.attach(Listener(on_inbound))
+    return manager
+
+
+class Listener:
+    """Forwards inbound messages to a function (connection changes are ignored)."""
+
+    def __init__(self, on_inbound: Callable[[int, InboundMessage], None]) -> None:
+        self.on_inbound = on_inbound
+
+    def on_channels_changed(self) -> None:
+        pass
 
 
 def test_manager_resolves_the_default_channel_and_account(db: sqlite3.Connection) -> None:
@@ -650,8 +674,10 @@ def test_manager_names_what_is_configured_when_a_request_names_something_else(
 
 
 def test_manager_without_channels_says_none_is_configured(db: sqlite3.Connection) -> None:
-    with pytest.raises(UsageError, match="no channel is configured"):
+    with pytest.raises(UsageError, match="no channel is configured") as caught:
         manager_of(db).resolve(None, None)
+    assert "TELEGRAM_BOT_TOKEN" in caught.value.message
+    assert "channels.telegram.botToken" in caught.value.message
 
 
 def test_manager_sink_stores_before_notifying_and_only_fresh_messages(
@@ -680,7 +706,7 @@ def service_of(tmp_path: Path, fake: FakeChannel, timeout_ms: int = 5000
                ) -> tuple[SendService, Ledger]:
     db = open_database(tmp_path / "gateway.db")
     ledger = Ledger(db)
-    manager = ChannelManager([fake], Inbox(db), lambda seq, m: None)
+    manager = ChannelManager([fake], Inbox(db))
     service = SendService(ledger, manager, timeout_ms=timeout_ms, retention_ms=86_400_000,
                           rng=random.Random(1))
     return service, ledger
@@ -750,15 +776,15 @@ def test_send_permanent_error_is_stored_and_replayed(tmp_path: Path) -> None:
         fake = FakeChannel()
         fake.scripts["hi"] = [ChannelError("chat not found", transient=False, status=400)]
         service, ledger = service_of(tmp_path, fake)
-        with pytest.raises(RequestError) as first:
+        with pytest.raises(WireError) as first:
             await send(service, "k")
         assert first.value.code == "INVALID_REQUEST" and "chat not found" in first.value.message
         record = ledger.get("k")
         assert record is not None and record.state == "failed" and record.attempts == 1
         assert record.error is not None and record.error["code"] == "INVALID_REQUEST"
-        with pytest.raises(RequestError) as again:
+        with pytest.raises(WireError) as again:
             await send(service, "k")
-        assert again.value.to_wire() == first.value.to_wire()
+        assert error_from(again.value) == error_from(first.value)
         assert fake.send_calls == 1
 
     run(main())
@@ -785,7 +811,7 @@ def test_send_transient_errors_past_the_deadline_give_up(tmp_path: Path) -> None
         fake.scripts["hi"] = [transient(retry_after_s=0.02) for _ in range(100)]
         service, ledger = service_of(tmp_path, fake, timeout_ms=120)
         started = asyncio.get_running_loop().time()
-        with pytest.raises(RequestError) as caught:
+        with pytest.raises(WireError) as caught:
             await send(service, "k")
         assert asyncio.get_running_loop().time() - started < 1.0
         assert caught.value.code == "UNAVAILABLE" and "gave up" in caught.value.message
@@ -793,7 +819,7 @@ def test_send_transient_errors_past_the_deadline_give_up(tmp_path: Path) -> None
         assert record is not None and record.state == "failed"
         assert 2 <= record.attempts == fake.send_calls < 100
         calls = fake.send_calls
-        with pytest.raises(RequestError, match="gave up"):
+        with pytest.raises(WireError, match="gave up"):
             await send(service, "k")
         assert fake.send_calls == calls
 
@@ -805,14 +831,14 @@ def test_send_maybe_delivered_is_outcome_unknown_and_never_resent(tmp_path: Path
         fake = FakeChannel()
         fake.scripts["hi"] = [transient("read timeout", maybe_delivered=True)]
         service, ledger = service_of(tmp_path, fake)
-        with pytest.raises(RequestError) as first:
+        with pytest.raises(WireError) as first:
             await send(service, "k")
         assert first.value.details is not None
         assert first.value.details["reason"] == "outcome-unknown"
         assert "not sent again" in first.value.message
         record = ledger.get("k")
         assert record is not None and record.state == "unknown"
-        with pytest.raises(RequestError) as again:
+        with pytest.raises(WireError) as again:
             await send(service, "k")
         assert again.value.details is not None
         assert again.value.details["reason"] == "outcome-unknown"
@@ -872,7 +898,7 @@ def test_send_shutdown_drains_calls_in_progress_and_keeps_queued_ones(tmp_path: 
         await service.shutdown(drain_s=3)
         assert loop.time() - started < 1.0  # waited for "a" only, not for "b"'s retry
         assert (await task_a)["runId"] == "ka"
-        with pytest.raises(RequestError) as caught:
+        with pytest.raises(WireError) as caught:
             await task_b
         assert caught.value.code == "UNAVAILABLE" and caught.value.retryable is True
         await asyncio.sleep(0.01)
@@ -880,7 +906,7 @@ def test_send_shutdown_drains_calls_in_progress_and_keeps_queued_ones(tmp_path: 
         assert kb is not None and kb.state == "queued"
         ka = ledger.get("ka")
         assert ka is not None and ka.state == "sent"
-        with pytest.raises(RequestError) as refused:
+        with pytest.raises(WireError) as refused:
             await send(service, "kc", "c")
         assert refused.value.code == "UNAVAILABLE" and refused.value.retryable is True
         assert ledger.get("kc") is None and fake.calls.get("c") is None
@@ -899,7 +925,7 @@ def test_send_shutdown_drain_is_bounded(tmp_path: Path) -> None:
         started = loop.time()
         await service.shutdown(drain_s=0.05)
         assert 0.04 <= loop.time() - started < 1.0
-        with pytest.raises(RequestError) as caught:
+        with pytest.raises(WireError) as caught:
             await task
         assert caught.value.code == "UNAVAILABLE" and caught.value.retryable is True
         await asyncio.sleep(0.01)
@@ -929,7 +955,7 @@ def test_send_shutdown_starts_no_new_channel_call_during_the_drain(tmp_path: Pat
         asyncio.get_running_loop().call_later(0.15, release.set)
         await service.shutdown(drain_s=3)
         await task_a
-        with pytest.raises(RequestError):
+        with pytest.raises(WireError):
             await task_b
         await asyncio.sleep(0.01)
         kb = ledger.get("kb")

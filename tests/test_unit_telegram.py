@@ -19,9 +19,12 @@ from openclaw.channels.base import (
     OutboundMessage,
     TargetError,
 )
-from openclaw.channels.telegram import TelegramAccount, TelegramChannel, telegram_accounts
-from openclaw.config import parse_config
+from openclaw.channels.registry import ChannelEnv
+from openclaw.channels.telegram import TelegramAccount, telegram_accounts
+from openclaw.channels.telegram.bot import TelegramChannel
+from openclaw.config import channel_section, parse_config
 from openclaw.errors import ConfigError
+from openclaw.protocol.errors import error_from
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SOURCE = "/etc/openclaw/openclaw.json"
@@ -233,7 +236,7 @@ def _token_echo(exc_type: type[httpx.TransportError]) -> Handler:
 @pytest.mark.parametrize("method", ["sendMessage", "getMe", "getUpdates"])
 def test_the_token_never_appears_in_errors(answer: Any, method: str) -> None:
     error = refuse(Recorder(answer), method)
-    for text in (str(error), error.message, repr(error), json.dumps(error.to_wire())):
+    for text in (str(error), error.message, repr(error), json.dumps(error_from(error))):
         assert TOKEN not in text
         assert TOKEN.split(":")[1] not in text
     # raised "from None": the httpx exception (which carries the URL) is not shown
@@ -539,7 +542,10 @@ def test_normalize_target_refuses(to: str) -> None:
 def accounts_of(telegram: dict[str, Any] | None, environ: dict[str, str] | None = None,
                 source: str = SOURCE) -> list[TelegramAccount]:
     document: dict[str, Any] = {} if telegram is None else {"channels": {"telegram": telegram}}
-    return telegram_accounts(parse_config(document, source), source, environ or {})
+    section = channel_section(parse_config(document, source), "telegram")
+    if section is None:
+        return []
+    return telegram_accounts(section, ChannelEnv(source, environ or {}, Path("/nonexistent")))
 
 
 def accounts_error(telegram: dict[str, Any], environ: dict[str, str] | None = None,

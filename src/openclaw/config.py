@@ -17,10 +17,10 @@ import msgspec
 
 from openclaw.configfile import read_document
 from openclaw.errors import ConfigError
+from openclaw.schema import Section, describe_validation_error
 
 __all__ = [
     "AuthConfig",
-    "ChannelsConfig",
     "Config",
     "GatewayConfig",
     "HeartbeatConfig",
@@ -30,8 +30,7 @@ __all__ = [
     "ModelsConfig",
     "RateLimitConfig",
     "ServiceConfig",
-    "TelegramAccountConfig",
-    "TelegramConfig",
+    "channel_section",
     "load_config",
     "parse_config",
     "parse_duration_ms",
@@ -42,11 +41,10 @@ PositiveMs = Annotated[int, msgspec.Meta(ge=1, le=24 * 3600 * 1000)]
 LogLevel = Literal["silent", "fatal", "error", "warn", "info", "debug", "trace"]
 
 
-class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """Base of every config object: immutable, closed, camelCase keys on disk."""
 
 
-class RateLimitConfig(_Section, frozen=True):
+
+class RateLimitConfig(Section, frozen=True):
     """Failed-auth rate limit per remote address (loopback has its own, shorter window)."""
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 10
@@ -57,7 +55,7 @@ class RateLimitConfig(_Section, frozen=True):
     loopback_lockout_ms: PositiveMs = 10_000
 
 
-class AuthConfig(_Section, frozen=True):
+class AuthConfig(Section, frozen=True):
     """How clients prove they may use the gateway."""
 
     mode: Literal["token", "password", "none"] = "token"
@@ -66,7 +64,7 @@ class AuthConfig(_Section, frozen=True):
     rate_limit: RateLimitConfig = msgspec.field(default_factory=RateLimitConfig)
 
 
-class GatewayConfig(_Section, frozen=True):
+class GatewayConfig(Section, frozen=True):
     """The listener, its limits and its timers."""
 
     mode: Literal["local", "remote"] = "local"
@@ -81,7 +79,7 @@ class GatewayConfig(_Section, frozen=True):
     drain_timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 5_000
 
 
-class LoggingConfig(_Section, frozen=True):
+class LoggingConfig(Section, frozen=True):
     """The gateway's file log and console output."""
 
     level: LogLevel = "info"
@@ -93,13 +91,13 @@ class LoggingConfig(_Section, frozen=True):
     redact_patterns: tuple[str, ...] = ()
 
 
-class HeartbeatConfig(_Section, frozen=True):
+class HeartbeatConfig(Section, frozen=True):
     """The agent heartbeat timer (``every`` like ``"30m"``; ``"0"`` turns it off)."""
 
     every: str = "30m"
 
 
-class AgentDefaults(_Section, frozen=True):
+class AgentDefaults(Section, frozen=True):
     """Defaults shared by every agent."""
 
     heartbeat: HeartbeatConfig = msgspec.field(default_factory=HeartbeatConfig)
@@ -114,7 +112,7 @@ class AgentDefaults(_Section, frozen=True):
     reply_to_channels: bool = True
 
 
-class AgentsConfig(_Section, frozen=True):
+class AgentsConfig(Section, frozen=True):
     """The agents section: defaults every agent run uses."""
 
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
@@ -124,7 +122,7 @@ _MEMORY = r"^[1-9][0-9]*[KMGT]?$|^[1-9][0-9]?%$|^100%$|^infinity$"
 MemoryLimit = Annotated[str, msgspec.Meta(pattern=_MEMORY)]
 
 
-class ServiceConfig(_Section, frozen=True):
+class ServiceConfig(Section, frozen=True):
     """How ``gateway install`` supervises the gateway (systemd/launchd settings).
 
     Changing these takes effect with ``openclaw gateway install --force`` (``doctor``
@@ -137,39 +135,7 @@ class ServiceConfig(_Section, frozen=True):
     memory_max: MemoryLimit | None = None
 
 
-ChatId = int | str
-
-
-class TelegramAccountConfig(_Section, frozen=True):
-    """One Telegram bot. Unset fields fall back to ``channels.telegram``'s."""
-
-    enabled: bool = True
-    bot_token: str | None = None
-    bot_token_file: str | None = None
-    api_root: str | None = None
-    allow_from: tuple[ChatId, ...] | None = None
-    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=50)] | None = None
-
-
-class TelegramConfig(_Section, frozen=True):
-    """``channels.telegram``: the default bot, and more under ``accounts``."""
-
-    enabled: bool = True
-    bot_token: str | None = None
-    bot_token_file: str | None = None
-    api_root: str = "https://api.telegram.org"
-    allow_from: tuple[ChatId, ...] = ()
-    poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 25
-    accounts: dict[str, TelegramAccountConfig] = msgspec.field(default_factory=dict)
-
-
-class ChannelsConfig(_Section, frozen=True):
-    """Chat channels."""
-
-    telegram: TelegramConfig | None = None
-
-
-class MessagesConfig(_Section, frozen=True):
+class MessagesConfig(Section, frozen=True):
     """Outbound delivery and the inbox (durations like ``"30s"``, ``"24h"``, ``"7d"``)."""
 
     send_timeout: str = "30s"
@@ -177,7 +143,7 @@ class MessagesConfig(_Section, frozen=True):
     inbox_retention: str = "7d"
 
 
-class ModelProviderConfig(_Section, frozen=True):
+class ModelProviderConfig(Section, frozen=True):
     """``models.providers.<id>``: an endpoint speaking one of the supported APIs."""
 
     api: Literal["openai-completions", "anthropic-messages"] | None = None
@@ -186,7 +152,7 @@ class ModelProviderConfig(_Section, frozen=True):
     api_key_env: str | None = None
 
 
-class ModelsConfig(_Section, frozen=True):
+class ModelsConfig(Section, frozen=True):
     """Model providers (built-in ids: offline, openai, anthropic, ollama)."""
 
     providers: dict[str, ModelProviderConfig] = msgspec.field(default_factory=dict)
@@ -200,13 +166,13 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
     service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
-    channels: ChannelsConfig = msgspec.field(default_factory=ChannelsConfig)
+    #: ``channels.<name>``: each section converted by its channel's spec
+    #: (:mod:`openclaw.channels.registry`); read them with :func:`channel_section`.
+    channels: dict[str, Any] = msgspec.field(default_factory=dict)
     messages: MessagesConfig = msgspec.field(default_factory=MessagesConfig)
     models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
 
 
-_AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 60_000}
 
@@ -217,20 +183,6 @@ def parse_duration_ms(text: str) -> int:
     if not match:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 90s, 1h)")
     return int(float(match["n"]) * _UNIT_MS[match["unit"]])
-
-
-def _describe(error: msgspec.ValidationError) -> tuple[str, str]:
-    """Split msgspec's message into ``(key path, reason)``."""
-    match = _AT.match(str(error))
-    assert match is not None  # the pattern accepts any text
-    reason = match["reason"]
-    path = (match["path"] or "").lstrip(".")
-    unknown = _UNKNOWN.match(reason)
-    if unknown:
-        field = unknown["field"]
-        path = f"{path}.{field}" if path else field
-        reason = "unknown key (check the spelling; see docs/configuration.md)"
-    return path or "(top level)", reason
 
 
 def _check(config: Config, source: str | None) -> None:
@@ -263,19 +215,6 @@ def _check(config: Config, source: str | None) -> None:
             raise ConfigError(source, name, str(exc)) from None
         if value < 1000:
             raise ConfigError(source, name, "must be at least 1s")
-    telegram = config.channels.telegram
-    if telegram is not None:
-        bots: list[tuple[str, TelegramConfig | TelegramAccountConfig]] = [("", telegram)]
-        bots += list(telegram.accounts.items())
-        for account_id, account in bots:
-            prefix = "channels.telegram" + (f".accounts.{account_id}" if account_id else "")
-            if account.bot_token and account.bot_token_file:
-                raise ConfigError(source, f"{prefix}.botTokenFile",
-                                  "set botToken or botTokenFile, not both")
-            if account.api_root is not None and not account.api_root.startswith(
-                    ("https://", "http://")):
-                raise ConfigError(source, f"{prefix}.apiRoot",
-                                  f"must be an http(s) URL, got {account.api_root!r}")
 
 
 def parse_config(document: dict[str, Any], source: str | None = None) -> Config:
@@ -283,10 +222,20 @@ def parse_config(document: dict[str, Any], source: str | None = None) -> Config:
     try:
         config = msgspec.convert(document, Config)
     except msgspec.ValidationError as exc:
-        key, reason = _describe(exc)
+        key, reason = describe_validation_error(exc)
         raise ConfigError(source, key, reason) from None
     _check(config, source)
+    if config.channels:
+        from openclaw.channels.registry import validate_sections
+
+        config = msgspec.structs.replace(
+            config, channels=validate_sections(config.channels, source))
     return config
+
+
+def channel_section(config: Config, name: str) -> Any:
+    """The validated ``channels.<name>`` section, or None when it is not configured."""
+    return config.channels.get(name)
 
 
 def load_config(path: Path) -> tuple[Config, bool]:

@@ -94,17 +94,6 @@ class OpenClawError(Exception):
         self.retryable = retryable
         self.retry_after_ms = retry_after_ms
 
-    def to_wire(self) -> dict[str, Any]:
-        """Return the protocol's error object ``{code, message, details?, ...}``."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            error["details"] = self.details
-        if self.retryable is not None:
-            error["retryable"] = self.retryable
-        if self.retry_after_ms is not None:
-            error["retryAfterMs"] = self.retry_after_ms
-        return error
-
 
 class UsageError(OpenClawError):
     """The command line or request parameters are wrong; the caller must change them."""

@@ -23,7 +23,8 @@ from openclaw.agent.providers.base import Completion, Delta, Message, Provider, 
 from openclaw.agent.store import RunStore, SessionStore
 from openclaw.clock import now_ms
 from openclaw.config import Config
-from openclaw.errors import RequestError, UsageError
+from openclaw.errors import OpenClawError, UsageError
+from openclaw.protocol.errors import WireError, error_from
 
 __all__ = ["AgentRuntime", "Deliver", "Run"]
 
@@ -126,7 +127,7 @@ class AgentRuntime:
         if stored is not None and stored["final"] is not None:
             return "final", stored["final"]
         if self.stopping:
-            raise RequestError("UNAVAILABLE", "the gateway is stopping; retry with the same "
+            raise WireError("UNAVAILABLE", "the gateway is stopping; retry with the same "
                                "idempotencyKey after it restarts", retryable=True)
         model_ref = model or self.defaults.model
         self.provider_for(model_ref)  # refuse a bad model before accepting the run
@@ -261,10 +262,8 @@ class AgentRuntime:
         to, channel, account = run.deliver
         try:
             result = await self.deliver(f"reply:{run.run_id}", to, text, channel, account)
-        except RequestError as exc:
-            return {"status": "failed", "error": exc.to_wire()}
-        except UsageError as exc:
-            return {"status": "failed", "error": exc.to_wire()}
+        except OpenClawError as exc:
+            return {"status": "failed", "error": error_from(exc)}
         return {"status": "sent", **result}
 
     def _error_final(self, run: Run, code: str, message: str,

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from openclaw.errors import OpenClawError, UsageError
+from openclaw.inbound import InboundMessage
+
+if TYPE_CHECKING:
+    from openclaw.channels.registry import ChannelSpec
 
 __all__ = [
     "Channel",
@@ -63,26 +67,6 @@ class TargetError(UsageError):
 
 
 @dataclass(frozen=True)
-class InboundMessage:
-    """A message a channel received (the ``message`` event's payload, plus its origin)."""
-
-    channel: str
-    account_id: str
-    message_id: str
-    chat_id: str
-    sender: str
-    text: str
-    ts: int
-    sender_name: str | None = None
-
-    def to_event(self) -> dict[str, Any]:
-        """The protocol's ``message`` event payload."""
-        return {"channel": self.channel, "accountId": self.account_id, "from": self.sender,
-                "chatId": self.chat_id, "text": self.text, "ts": self.ts,
-                "messageId": self.message_id}
-
-
-@dataclass(frozen=True)
 class OutboundMessage:
     """One message to deliver: text, and optionally media (local paths or URLs)."""
 
@@ -111,6 +95,8 @@ class Channel(Protocol):
 
     name: str
     account_id: str
+    #: The channel's registry entry (label, capabilities, setup hint).
+    spec: ChannelSpec[Any, Any]
 
     async def connect(self) -> dict[str, Any]:
         """Verify credentials and reachability; return facts for the snapshot."""

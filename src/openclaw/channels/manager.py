@@ -1,78 +1,104 @@
 """Every configured channel account, under its supervisor, as the gateway sees them.
 
-Built once at start from the config. It resolves ``send``'s ``channel``/``accountId``
-(naming what is configured when a request names something else), stores inbound
-messages through the inbox before anyone is told about them, and assembles the
-``channels.status`` and ``health`` views.
+Built once at start from the validated config through the channel registry: each
+configured ``channels.<name>`` section resolves into accounts, each account into a
+running channel under a :class:`ChannelSupervisor`. The manager resolves ``send``'s
+``channel``/``accountId`` (naming what is configured when a request names something
+else), stores inbound messages through the inbox before anyone is told about them,
+and assembles the ``channels.status`` and ``health`` views. Nothing here names a
+particular channel.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from openclaw.channels.base import Channel, InboundMessage
+from openclaw.channels.base import Channel
+from openclaw.channels.registry import (
+    REGISTERED,
+    Account,
+    ChannelEnv,
+    ChannelSpec,
+    all_specs,
+    get_spec,
+)
 from openclaw.channels.supervisor import ChannelSupervisor
 from openclaw.clock import now_ms
-from openclaw.config import Config
-from openclaw.errors import ConfigError, UsageError
+from openclaw.errors import UsageError
+from openclaw.inbound import InboundMessage
 from openclaw.store.inbox import Inbox
 
-__all__ = ["CHANNEL_LABELS", "ChannelManager", "build_channels", "check_channels"]
+__all__ = ["ChannelListener", "ChannelManager", "ConfiguredAccount", "configured_accounts"]
 
 log = logging.getLogger("openclaw.channels")
 
-CHANNEL_LABELS = {"telegram": "Telegram"}
+
+@dataclass(frozen=True)
+class ConfiguredAccount:
+    """One account the config asks for, with the spec of its channel."""
+
+    spec: ChannelSpec[Any, Any]
+    account: Account
 
 
-def build_channels(config: Config, source: str | None, environ: Mapping[str, str]
-                   ) -> list[Channel]:
-    """Channel objects for every enabled, configured account (raises ConfigError)."""
-    channels: list[Channel] = []
-    if config.channels.telegram is not None:
-        from openclaw.channels.telegram import TelegramChannel, telegram_accounts
+def configured_accounts(sections: Mapping[str, Any], env: ChannelEnv
+                        ) -> list[ConfiguredAccount]:
+    """Resolve the validated ``channels`` sections into accounts, without touching the
+    network (tokens, token files, duplicates). Raises ConfigError."""
+    found: list[ConfiguredAccount] = []
+    for name in REGISTERED:  # registry order is display order
+        section = sections.get(name)
+        if section is not None:
+            spec = get_spec(name)
+            found += [ConfiguredAccount(spec, account) for account in spec.resolve(section, env)]
+    return found
 
-        channels += [TelegramChannel(account)
-                     for account in telegram_accounts(config, source, environ)]
-    return channels
+
+class ChannelListener(Protocol):
+    """Who the manager tells about inbound messages and connection changes."""
+
+    def on_inbound(self, seq: int, message: InboundMessage) -> None:
+        """A new message was stored in the inbox under ``seq``."""
+
+    def on_channels_changed(self) -> None:
+        """An account connected or disconnected."""
 
 
-def check_channels(config: Config, source: str | None, environ: Mapping[str, str]) -> int:
-    """Resolve every channel account (tokens, token files, duplicates) and the default
-    model's provider as the gateway will at start, without touching the network;
-    return how many accounts. Raises ConfigError."""
-    count = 0
-    if config.channels.telegram is not None:
-        from openclaw.channels.telegram import telegram_accounts
+class _Nobody:
+    def on_inbound(self, seq: int, message: InboundMessage) -> None:
+        pass
 
-        count += len(telegram_accounts(config, source, environ))
-    from openclaw.agent.providers.registry import build_provider, parse_model_ref
-
-    try:  # the default model too: a gateway without a usable one refuses to start
-        build_provider(parse_model_ref(config.agents.defaults.model)[0], config, environ)
-    except ValueError as exc:
-        raise ConfigError(source, "agents.defaults.model", str(exc)) from None
-    return count
+    def on_channels_changed(self) -> None:
+        pass
 
 
 class ChannelManager:
     """The supervisors of all channel accounts."""
 
-    def __init__(self, channels: list[Channel], inbox: Inbox,
-                 on_inbound: Callable[[int, InboundMessage], None]) -> None:
+    def __init__(self, channels: list[Channel], inbox: Inbox) -> None:
         self.inbox = inbox
-        self.on_inbound = on_inbound
         self.supervisors: dict[tuple[str, str], ChannelSupervisor] = {}
-        self.order: list[str] = []
-        self.on_change: Callable[[], None] = lambda: None  # an account (dis)connected
+        self.specs: dict[str, ChannelSpec[Any, Any]] = {}
+        self._listener: ChannelListener = _Nobody()
         for channel in channels:
             key = (channel.name, channel.account_id)
-            supervisor = ChannelSupervisor(channel, self._cursor_of(key), self._sink)
-            supervisor.on_change = lambda: self.on_change()
-            self.supervisors[key] = supervisor
-            if channel.name not in self.order:
-                self.order.append(channel.name)
+            self.supervisors[key] = ChannelSupervisor(
+                channel, self._cursor_of(key), self._sink, on_change=self._changed)
+            self.specs.setdefault(channel.name, channel.spec)
+
+    @classmethod
+    def from_accounts(cls, accounts: list[ConfiguredAccount], inbox: Inbox) -> ChannelManager:
+        """A manager running every configured account (creates the channel objects)."""
+        return cls([item.spec.create(item.account) for item in accounts], inbox)
+
+    @property
+    def order(self) -> list[str]:
+        """Names of the channels with accounts, in display order."""
+        return list(self.specs)
 
     def connection_states(self) -> tuple[tuple[str, str, bool], ...]:
         """``(channel, account, connected)`` of every account, for change detection."""
@@ -81,13 +107,20 @@ class ChannelManager:
     def _cursor_of(self, key: tuple[str, str]) -> Callable[[], str | None]:
         return lambda: self.inbox.cursor(*key)
 
+    def _changed(self) -> None:
+        self._listener.on_channels_changed()
+
     async def _sink(self, channel: Channel, messages: list[InboundMessage],
                     cursor: str | None) -> None:
         fresh = self.inbox.store(channel.name, channel.account_id, messages, cursor)
         for seq, message in fresh:
             log.info("message %s from %s in %s/%s chat %s", message.message_id, message.sender,
                      channel.name, channel.account_id, message.chat_id)
-            self.on_inbound(seq, message)
+            self._listener.on_inbound(seq, message)
+
+    def attach(self, listener: ChannelListener) -> None:
+        """Tell ``listener`` about inbound messages and connection changes from now on."""
+        self._listener = listener
 
     def start_all(self) -> None:
         """Start every supervisor (each connects in the background)."""
@@ -96,14 +129,17 @@ class ChannelManager:
 
     async def stop_all(self, timeout_s: float = 5.0) -> None:
         """Stop every supervisor."""
-        import asyncio
-
         await asyncio.gather(*(s.stop(timeout_s) for s in self.supervisors.values()))
 
     @property
     def all_started(self) -> bool:
         """True once every configured account has connected at least once."""
         return all(s.started.is_set() for s in self.supervisors.values())
+
+    def waiting_for(self) -> list[str]:
+        """``channel/account`` of every account that has not connected yet."""
+        return [f"{name}/{account}" for (name, account), s in self.supervisors.items()
+                if not s.started.is_set()]
 
     def accounts(self, channel: str) -> list[str]:
         """Account ids of ``channel``, the default first."""
@@ -117,11 +153,11 @@ class ChannelManager:
             UsageError: no channel configured, or an unknown channel/account (the
                 message lists what is configured).
         """
-        if not self.order:
-            raise UsageError("no channel is configured: add channels.telegram.botToken to "
-                             "openclaw.json (see docs/channels.md)")
+        if not self.specs:
+            hints = "; ".join(spec.setup_hint for spec in all_specs() if spec.setup_hint)
+            raise UsageError(f"no channel is configured: {hints}")
         name = (channel or self.order[0]).strip().lower()
-        if name not in self.order:
+        if name not in self.specs:
             raise UsageError(f"unsupported channel: {channel!r} "
                              f"(configured: {', '.join(self.order)})")
         ids = self.accounts(name)
@@ -136,7 +172,7 @@ class ChannelManager:
         channels: dict[str, Any] = {}
         accounts: dict[str, list[dict[str, Any]]] = {}
         defaults: dict[str, str] = {}
-        for name in self.order:
+        for name, spec in self.specs.items():
             snapshots = [self.supervisors[(name, a)].snapshot() for a in self.accounts(name)]
             accounts[name] = snapshots
             defaults[name] = snapshots[0]["accountId"]
@@ -145,12 +181,24 @@ class ChannelManager:
                 "running": any(s["running"] for s in snapshots),
                 "connected": all(s["connected"] for s in snapshots),
                 "lastError": next((s["lastError"] for s in snapshots if s["lastError"]), None),
+                "capabilities": spec.capabilities.to_wire(),
             }
         return {
             "ts": now_ms(),
-            "channelOrder": list(self.order),
-            "channelLabels": {name: CHANNEL_LABELS.get(name, name) for name in self.order},
+            "channelOrder": self.order,
+            "channelLabels": {name: spec.label for name, spec in self.specs.items()},
             "channels": channels,
             "channelAccounts": accounts,
             "channelDefaultAccountId": defaults,
         }
+
+    def summary_lines(self) -> list[str]:
+        """One line per account, e.g. ``telegram/default: connected (@bot)``."""
+        lines = []
+        for (name, account), supervisor in self.supervisors.items():
+            snap = supervisor.snapshot()
+            state = "connected" if snap["connected"] else (
+                f"disconnected ({snap['lastError']})" if snap["lastError"] else "connecting")
+            bot = f" (@{snap['bot']})" if snap.get("bot") else ""
+            lines.append(f"{name}/{account}: {state}{bot}")
+        return lines

@@ -55,7 +55,8 @@ class ChannelSupervisor:
     """Runs one channel account and reports its state."""
 
     def __init__(self, channel: Channel, load_cursor: Callable[[], str | None], sink: Sink,
-                 *, backoff: Backoff | None = None, connect_timeout_s: float = 30.0) -> None:
+                 *, on_change: Callable[[], None] = lambda: None,
+                 backoff: Backoff | None = None, connect_timeout_s: float = 30.0) -> None:
         self.channel = channel
         self.load_cursor = load_cursor
         self.sink = sink
@@ -73,7 +74,7 @@ class ChannelSupervisor:
         self.last_outbound_at: int | None = None
         self.next_retry_at: int | None = None
         self.info: dict[str, Any] = {}
-        self.on_change: Callable[[], None] = lambda: None  # connected flipped
+        self.on_change = on_change  # called when ``connected`` flips
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 

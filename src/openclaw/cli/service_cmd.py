@@ -135,11 +135,12 @@ def _load_config(profile: Profile) -> Config:
 
     try:
         config, exists = load_config(profile.config_path)
-        from openclaw.channels.manager import check_channels
         from openclaw.envfile import read_env_file
+        from openclaw.preflight import check_startable
 
         service_env = {**read_env_file(profile.service_env_path), **os.environ}
-        check_channels(config, str(profile.config_path) if exists else None, service_env)
+        check_startable(config, str(profile.config_path) if exists else None, service_env,
+                        profile.state_dir)
     except ConfigError as exc:
         raise ConfigError(exc.path, exc.key, f"{exc.reason} (fix it first: the service "
                                              "would refuse to start)") from None

@@ -20,7 +20,10 @@ from websockets.asyncio.server import broadcast
 from openclaw.protocol.auth import has_scope
 from openclaw.protocol.frames import ConnectParams, encode, encode_event
 
-__all__ = ["EventBus", "Session"]
+__all__ = ["READ_SCOPE", "EventBus", "Session"]
+
+#: The scope that lets a client read state and receive events.
+READ_SCOPE = "operator.read"
 
 log = logging.getLogger("openclaw.gateway.bus")
 
@@ -126,3 +129,7 @@ class EventBus:
                 self.send_event(session, event, payload_json, version_json)
                 count += 1
         return count
+
+    def send_to_readers(self, event: str, payload: Any) -> None:
+        """Broadcast ``event`` to every session that may read (``operator.read``)."""
+        self.broadcast(event, payload, scope=READ_SCOPE)

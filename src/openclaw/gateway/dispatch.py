@@ -18,18 +18,25 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from openclaw.errors import OpenClawError
-from openclaw.protocol.errors import INVALID_REQUEST, UNAVAILABLE, Forbidden, error_object
+from openclaw.gateway.bus import READ_SCOPE
+from openclaw.protocol.errors import (
+    INVALID_REQUEST,
+    UNAVAILABLE,
+    Forbidden,
+    error_from,
+    error_object,
+)
 from openclaw.protocol.frames import ParamsError, RequestFrame, convert_params, encode_response
 
 if TYPE_CHECKING:
+    from openclaw.gateway.app import App
     from openclaw.gateway.bus import Session
-    from openclaw.gateway.server import Gateway
 
 __all__ = ["ADMIN", "READ", "WRITE", "Context", "Dispatcher", "Method", "NoParams"]
 
 log = logging.getLogger("openclaw.gateway.dispatch")
 
-READ = "operator.read"
+READ = READ_SCOPE
 WRITE = "operator.write"
 ADMIN = "operator.admin"
 
@@ -40,9 +47,10 @@ class NoParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a handler may use: the gateway, the calling session, the request id."""
+    """What a handler may use: the app (every part of the gateway), the calling session,
+    the request id."""
 
-    gateway: Gateway
+    app: App
     session: Session
     request_id: str
 
@@ -117,7 +125,7 @@ class Dispatcher:
                 result = await result
             return encode_response(request.id, True, result)
         except OpenClawError as exc:
-            return encode_response(request.id, False, error=exc.to_wire())
+            return encode_response(request.id, False, error=error_from(exc))
         except Exception:
             log.exception("method %s failed", request.method)
             return encode_response(

@@ -21,11 +21,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from openclaw import __version__
 from openclaw.clock import now_ms
-from openclaw.config import Config, load_config
+from openclaw.config import load_config
 from openclaw.envfile import load_into_environ
 from openclaw.errors import OpenClawError, PortInUseError
 from openclaw.gateway.settings import GatewayFlags, GatewaySettings, resolve_settings
@@ -35,7 +35,8 @@ from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
 
 if TYPE_CHECKING:
-    from openclaw.gateway.messaging import Messaging
+    from openclaw.gateway.app import App
+    from openclaw.gateway.server import GatewayServer
 
 __all__ = ["RunOptions", "run_gateway"]
 
@@ -213,50 +214,35 @@ def _say_how_configured(
         )
 
 
-async def _serve(
-    config: Config,
-    config_exists: bool,
-    settings: GatewaySettings,
-    profile: Profile,
-    options: RunOptions,
-    file_log: FileLog,
-    messaging: Messaging,
-) -> int:
-    from openclaw.gateway.dispatch import READ
-    from openclaw.gateway.server import Gateway
-
-    gateway = Gateway(
-        config, settings, profile, config_exists=config_exists,
-        file_log=file_log,
-    )
+async def _listen(server: GatewayServer, settings: GatewaySettings, profile: Profile,
+                  force: bool) -> int:
+    """Bind the port; with ``--force`` first stop a stale gateway of this profile on it."""
     for attempt in (1, 2):
         try:
-            await gateway.start()
-            break
+            return await server.listen(settings.hosts, settings.port)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise PortInUseError(
                     f"cannot listen on {','.join(settings.hosts)}:{settings.port}: "
                     f"{exc.strerror or exc}"
                 ) from None
-            stale = _stale_gateway_pid(profile, settings.port) if options.force else None
+            stale = _stale_gateway_pid(profile, settings.port) if force else None
             if attempt == 2 or stale is None:
                 raise _port_error(settings.port) from None
             log.warning("--force: stopping stale gateway pid %d holding port %d",
                         stale, settings.port)
             await asyncio.to_thread(_terminate, stale)
-    def on_message(event: dict[str, Any]) -> None:
-        gateway.bus.broadcast("message", event, scope=READ)
+    raise AssertionError("unreachable")
 
-    def on_agent_event(event: dict[str, Any]) -> None:
-        gateway.bus.broadcast("agent", event, scope=READ)
 
-    messaging.on_message = on_message
-    messaging.on_agent_event = on_agent_event
-    messaging.channels.on_change = gateway.health_changed
-    gateway.messaging = messaging
-    messaging.start()
-    _write_runtime(profile, settings, gateway.port, gateway.boot_id)
+async def _serve(app: App, options: RunOptions) -> int:
+    from openclaw.gateway.server import GatewayServer
+
+    settings, profile = app.settings, app.profile
+    server = GatewayServer(app)
+    port = await _listen(server, settings, profile, options.force)
+    app.start(port)
+    _write_runtime(profile, settings, port, app.identity.boot_id)
     supervisor = SupervisorLink()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -274,21 +260,20 @@ async def _serve(
     host = settings.display_host
     log.info(
         "listening on ws://%s:%d (pid %d, profile %s, port from %s)",
-        host, gateway.port, os.getpid(), profile.name, settings.port_source,
+        host, port, os.getpid(), profile.name, settings.port_source,
     )
-    supervisor.ready(f"listening on ws://{host}:{gateway.port}")
+    supervisor.ready(f"listening on ws://{host}:{port}")
     watchdog = asyncio.create_task(supervisor.watchdog())
     await stop.wait()
     log.info("received %s: shutting down", signals_seen[0])
     supervisor.stopping(f"draining ({signals_seen[0]})")
     watchdog.cancel()
-    drain_s = config.gateway.drain_timeout_ms / 1000
+    drain_s = app.config.gateway.drain_timeout_ms / 1000
     started = time.monotonic()
-    gateway.draining = True
-    await messaging.shutdown(drain_s * 0.6)
+    await app.drain(drain_s * 0.6)
     drain_s = max(1.0, drain_s - (time.monotonic() - started))
-    await gateway.shutdown("gateway stopping", drain_s)
-    messaging.close()
+    await server.shutdown("gateway stopping", drain_s)
+    app.close()
     profile.runtime_path.unlink(missing_ok=True)
     log.info("gateway stopped")
     return 0
@@ -331,10 +316,10 @@ def run_gateway(profile: Profile, flags: GatewayFlags, options: RunOptions) -> i
         logging.getLogger("openclaw.gateway.ws").setLevel(logging.DEBUG)
     else:
         logging.getLogger("openclaw.gateway.ws").setLevel(logging.WARNING)
-    from openclaw.gateway.messaging import Messaging
+    from openclaw.gateway.app import build_app
 
-    messaging = Messaging(config, str(profile.config_path) if config_exists else None, profile)
-    for secret in messaging.secrets:
+    app = build_app(config, config_exists, settings, profile, file_log, os.environ)
+    for secret in app.secrets:
         redactor.add_secret(secret)
     _say_how_configured(profile, config_exists, settings)
     installed_by = os.environ.get("OPENCLAW_SERVICE_VERSION")
@@ -346,7 +331,7 @@ def run_gateway(profile: Profile, flags: GatewayFlags, options: RunOptions) -> i
         )
     try:
         return asyncio.run(
-            _serve(config, config_exists, settings, profile, options, file_log, messaging)
+            _serve(app, options)
         )
     except OpenClawError as exc:
         log.error("%s", exc.message)

@@ -20,7 +20,8 @@ from openclaw.channels.base import ChannelError, OutboundMessage
 from openclaw.channels.manager import ChannelManager
 from openclaw.channels.supervisor import ChannelSupervisor
 from openclaw.clock import now_ms
-from openclaw.errors import OpenClawError, RequestError
+from openclaw.errors import OpenClawError
+from openclaw.protocol.errors import WireError, error_object
 from openclaw.store.ledger import Ledger, SendRecord
 
 __all__ = ["SendService"]
@@ -31,13 +32,6 @@ _OUTCOME_UNKNOWN = {"reason": "outcome-unknown"}
 #: Channel calls in flight per account; more wait their turn (chat networks rate-limit
 #: per bot, and a burst of thousands of sockets helps nobody).
 CALLS_PER_ACCOUNT = 4
-
-
-def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return error
 
 
 class SendService:
@@ -59,6 +53,11 @@ class SendService:
 
     # ------------------------------------------------------------------ requests
 
+    async def deliver_text(self, key: str, to: str, text: str, channel: str | None,
+                           account: str | None) -> dict[str, Any]:
+        """Send a text reply (the agent's ``deliver``); same guarantees as :meth:`send`."""
+        return await self.send(key, to, text, (), channel, account)
+
     async def send(self, key: str, to: str, text: str, media: tuple[str, ...],
                    channel: str | None, account: str | None) -> dict[str, Any]:
         """The result for ``key``: delivered now, or the stored outcome of an earlier try."""
@@ -68,7 +67,7 @@ class SendService:
             if record is not None:
                 return self._stored(record)
             if self.stopping:
-                raise RequestError("UNAVAILABLE", "the gateway is stopping; retry with the same "
+                raise WireError("UNAVAILABLE", "the gateway is stopping; retry with the same "
                                    "idempotencyKey after it restarts", retryable=True)
             supervisor = self.channels.resolve(channel, account)
             chat_id = supervisor.channel.normalize_target(to)
@@ -110,8 +109,8 @@ class SendService:
         if record.state == "sent" and record.result is not None:
             return record.result
         if record.state in ("failed", "unknown") and record.error is not None:
-            raise RequestError.from_wire(record.error)
-        raise RequestError("UNAVAILABLE", f"send {record.key} is still {record.state}",
+            raise WireError.from_wire(record.error)
+        raise WireError("UNAVAILABLE", f"send {record.key} is still {record.state}",
                            retryable=True)
 
     # ------------------------------------------------------------------ delivery
@@ -123,7 +122,7 @@ class SendService:
         if future is None or future.done():
             return
         if error is not None:
-            future.set_exception(RequestError.from_wire(error))
+            future.set_exception(WireError.from_wire(error))
         else:
             assert result is not None
             future.set_result(result)
@@ -167,8 +166,9 @@ class SendService:
                     raise  # shutdown: the row stays attempting, unknown at the next start
                 except Exception as exc:
                     log.exception("send %s failed", key)
-                    error = _error("UNAVAILABLE", f"{channel.name}: {type(exc).__name__}: {exc}",
-                                   _OUTCOME_UNKNOWN)
+                    error = error_object(
+                        "UNAVAILABLE", f"{channel.name}: {type(exc).__name__}: {exc}",
+                        _OUTCOME_UNKNOWN)
                     self.ledger.unknown(key, error)
                     self._settle(key, error=error)
                     return
@@ -187,8 +187,8 @@ class SendService:
                 deadline_ms: int) -> int | None:
         """Record a failed call: the delay before the next try, or None when final."""
         wait_ms = self._retry_delay_ms(exc, attempt)
-        error = _error("UNAVAILABLE", f"{channel}: {exc.message}",
-                       {"channel": channel, "status": exc.status})
+        error = error_object("UNAVAILABLE", f"{channel}: {exc.message}",
+                             {"channel": channel, "status": exc.status})
         if exc.maybe_delivered:
             error["details"] = {**_OUTCOME_UNKNOWN, "channel": channel, "cause": exc.message}
             error["message"] = (f"{channel}: {exc.message}; it is not sent again, to avoid a "
@@ -222,13 +222,13 @@ class SendService:
         resumed = 0
         for record in self.ledger.queued():
             if record.deadline_ms <= now_ms():
-                self.ledger.failed(record.key, record.error or _error(
+                self.ledger.failed(record.key, record.error or error_object(
                     "UNAVAILABLE", "not delivered before the send deadline"))
                 continue
             try:
                 supervisor = self.channels.resolve(record.channel, record.account_id)
             except OpenClawError as exc:
-                self.ledger.failed(record.key, _error("INVALID_REQUEST", exc.message))
+                self.ledger.failed(record.key, error_object("INVALID_REQUEST", exc.message))
                 continue
             request = record.request
             message = OutboundMessage(record.chat_id, str(request.get("text", "")),
@@ -269,7 +269,7 @@ class SendService:
             self.ledger.requeue(key)
         for future in self.pending.values():
             if not future.done():
-                future.set_exception(RequestError(
+                future.set_exception(WireError(
                     "UNAVAILABLE", "the gateway is stopping; retry with the same "
                     "idempotencyKey after it restarts", retryable=True))
         self.pending.clear()

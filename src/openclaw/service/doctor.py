@@ -116,11 +116,12 @@ def check_config(ctx: DoctorContext) -> list[Finding]:
 
     try:
         config, exists = load_config(ctx.profile.config_path)
-        from openclaw.channels.manager import check_channels
         from openclaw.envfile import read_env_file
+        from openclaw.preflight import check_startable
 
         service_env = {**read_env_file(ctx.profile.service_env_path), **os.environ}
-        check_channels(config, str(ctx.profile.config_path) if exists else None, service_env)
+        check_startable(config, str(ctx.profile.config_path) if exists else None, service_env,
+                        ctx.profile.state_dir)
     except ConfigError as exc:
         return [Finding("config-invalid", "error", exc.message,
                         fix=f"edit {ctx.profile.config_path} (the gateway refuses to start "

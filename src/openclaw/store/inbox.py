@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from openclaw.channels.base import InboundMessage
 from openclaw.clock import now_ms
+from openclaw.inbound import InboundMessage
 
 __all__ = ["Inbox"]
 

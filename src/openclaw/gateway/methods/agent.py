@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from openclaw.errors import OpenClawError, UsageError
+from openclaw.agent.runtime import Run
+from openclaw.errors import UsageError
 from openclaw.gateway.dispatch import READ, WRITE, Context, Dispatcher
 from openclaw.protocol.frames import encode_response
 
@@ -64,13 +65,6 @@ class SessionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, ren
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
 
 
-def _runtime(ctx: Context) -> Any:
-    messaging = ctx.gateway.messaging
-    if messaging is None:
-        raise OpenClawError("the agent runtime is not running in this gateway", retryable=True)
-    return messaging.agent
-
-
 def register(dispatcher: Dispatcher) -> None:
     """Install the agent and session methods."""
 
@@ -78,42 +72,41 @@ def register(dispatcher: Dispatcher) -> None:
     async def agent(ctx: Context, params: AgentParams) -> dict[str, Any]:
         if params.deliver and not params.to:
             raise UsageError("invalid agent params: deliver needs to (the chat to reply in)")
-        runtime = _runtime(ctx)
-        deliver = (params.to, params.channel, params.account_id) if params.deliver else None
-        kind, found = runtime.submit(
+        deliver = ((params.to, params.channel, params.account_id)
+                   if params.deliver and params.to else None)
+        kind, found = ctx.app.agent.submit(
             params.idempotency_key, params.message,
             session_key=params.session_key or params.session_id,
             timeout_s=params.timeout, model=params.model,
             extra_system=params.extra_system_prompt, deliver=deliver)
-        if kind == "final":
-            final: dict[str, Any] = found
-            return final
+        if not isinstance(found, Run):  # already ended: its stored final
+            return found
         interim = {"runId": found.run_id, "status": kind, "acceptedAt": found.accepted_at}
-        ctx.gateway.bus.write(ctx.session.ws, encode_response(ctx.request_id, True, interim),
-                              ctx.session)
+        ctx.app.bus.write(ctx.session.ws, encode_response(ctx.request_id, True, interim),
+                          ctx.session)
         result: dict[str, Any] = await asyncio.shield(found.final)
         return result
 
     @dispatcher.register("agent.wait", READ, WaitParams, concurrent=True)
     async def agent_wait(ctx: Context, params: WaitParams) -> dict[str, Any]:
-        answer: dict[str, Any] = await _runtime(ctx).wait(params.run_id, params.timeout_ms)
+        answer: dict[str, Any] = await ctx.app.agent.wait(params.run_id, params.timeout_ms)
         return answer
 
     @dispatcher.register("agent.abort", WRITE, AbortParams)
     def agent_abort(ctx: Context, params: AbortParams) -> dict[str, Any]:
-        answer: dict[str, Any] = _runtime(ctx).abort(params.run_id)
+        answer: dict[str, Any] = ctx.app.agent.abort(params.run_id)
         return answer
 
     @dispatcher.register("sessions.list", READ, SessionsListParams)
     def sessions_list(ctx: Context, params: SessionsListParams) -> dict[str, Any]:
-        return {"sessions": _runtime(ctx).sessions.sessions(params.limit)}
+        return {"sessions": ctx.app.agent.sessions.sessions(params.limit)}
 
     @dispatcher.register("sessions.history", READ, SessionParams)
     def sessions_history(ctx: Context, params: SessionParams) -> dict[str, Any]:
         return {"sessionKey": params.session_key,
-                "turns": _runtime(ctx).sessions.history(params.session_key, params.limit)}
+                "turns": ctx.app.agent.sessions.history(params.session_key, params.limit)}
 
     @dispatcher.register("sessions.reset", WRITE, SessionParams)
     def sessions_reset(ctx: Context, params: SessionParams) -> dict[str, Any]:
-        removed = _runtime(ctx).sessions.reset(params.session_key)
+        removed = ctx.app.agent.sessions.reset(params.session_key)
         return {"ok": True, "sessionKey": params.session_key, "removedTurns": removed}

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 import msgspec
 
-from openclaw.clock import now_ms
 from openclaw.gateway.dispatch import READ, Context, Dispatcher
 
 __all__ = ["register"]
 
 
 class ChannelsStatusParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """``channels.status`` params."""
+    """``channels.status`` params. OpenClaw's clients send ``probe`` and ``timeoutMs``;
+    they are accepted, and the answer is always live (the supervisors' state now)."""
 
     probe: bool = False
     timeout_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
@@ -24,14 +24,4 @@ def register(dispatcher: Dispatcher) -> None:
 
     @dispatcher.register("channels.status", READ, ChannelsStatusParams)
     def channels_status(ctx: Context, params: ChannelsStatusParams) -> dict[str, Any]:
-        if ctx.gateway.messaging is not None:
-            payload: dict[str, Any] = ctx.gateway.messaging.channels.status_payload()
-            return payload
-        return {
-            "ts": now_ms(),
-            "channelOrder": [],
-            "channelLabels": {},
-            "channels": {},
-            "channelAccounts": {},
-            "channelDefaultAccountId": {},
-        }
+        return ctx.app.channels.status_payload()

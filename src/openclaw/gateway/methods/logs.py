@@ -61,7 +61,7 @@ def register(dispatcher: Dispatcher) -> None:
 
     @dispatcher.register("logs.tail", READ, LogsTailParams)
     async def logs_tail(ctx: Context, params: LogsTailParams) -> dict[str, Any]:
-        file_log = ctx.gateway.file_log
+        file_log = ctx.app.file_log
         last = ctx.session.extra.get(_STATE)
         generation = file_log.generation
         try:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from openclaw.errors import OpenClawError, UsageError
+from openclaw.errors import UsageError
 from openclaw.gateway.dispatch import READ, WRITE, Context, Dispatcher
 
 __all__ = ["register"]
@@ -35,13 +35,6 @@ class MessagesListParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     chat_id: NonEmpty | None = None
 
 
-def _messaging(ctx: Context) -> Any:
-    messaging = ctx.gateway.messaging
-    if messaging is None:
-        raise OpenClawError("messaging is not running in this gateway", retryable=True)
-    return messaging
-
-
 def register(dispatcher: Dispatcher) -> None:
     """Install ``send`` and ``messages.list``."""
 
@@ -51,13 +44,13 @@ def register(dispatcher: Dispatcher) -> None:
         text = params.message or ""
         if not text.strip() and not media:
             raise UsageError("invalid send params: message or mediaUrl is required")
-        result: dict[str, Any] = await _messaging(ctx).sends.send(
+        result: dict[str, Any] = await ctx.app.sends.send(
             params.idempotency_key, params.to, text, media, params.channel, params.account_id)
         return result
 
     @dispatcher.register("messages.list", READ, MessagesListParams)
     def messages_list(ctx: Context, params: MessagesListParams) -> dict[str, Any]:
-        inbox = _messaging(ctx).inbox
+        inbox = ctx.app.inbox
         items = inbox.read(params.cursor, params.limit + 1, params.channel, params.chat_id)
         more = len(items) > params.limit
         items = items[: params.limit]

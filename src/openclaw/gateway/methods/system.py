@@ -61,7 +61,7 @@ def register(dispatcher: Dispatcher) -> None:
 
     @dispatcher.register("system-presence", READ)
     def system_presence(ctx: Context, params: object) -> list[dict[str, Any]]:
-        return ctx.gateway.presence.entries()
+        return ctx.app.presence.entries()
 
     @dispatcher.register("system-event", WRITE, SystemEventParams)
     def system_event(ctx: Context, params: SystemEventParams) -> dict[str, Any]:
@@ -71,14 +71,19 @@ def register(dispatcher: Dispatcher) -> None:
         if entry["reason"] is None:
             entry["reason"] = "event"
         key = params.instance_id or params.device_id or params.host or ctx.session.conn_id
-        ctx.gateway.record_system_event(key, entry)
+        ctx.app.presence.upsert(key, entry)
+        queued = ctx.app.queued_system_events
+        queued.append(params.text[:500])
+        del queued[:-20]
+        ctx.app.presence.changed()
         return {"ok": True}
 
     @dispatcher.register("last-heartbeat", READ)
     def last_heartbeat(ctx: Context, params: object) -> dict[str, Any] | None:
-        return ctx.gateway.heartbeat.last
+        return ctx.app.heartbeat.last
 
     @dispatcher.register("set-heartbeats", WRITE, SetHeartbeatsParams)
     def set_heartbeats(ctx: Context, params: SetHeartbeatsParams) -> dict[str, Any]:
-        ctx.gateway.set_heartbeats(params.enabled)
+        ctx.app.heartbeat.set_enabled(params.enabled)
+        ctx.app.health_changed()
         return {"ok": True, "enabled": params.enabled}

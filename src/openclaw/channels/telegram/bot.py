@@ -23,8 +23,6 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
@@ -41,27 +39,17 @@ from openclaw.channels.base import (
     TargetError,
 )
 from openclaw.channels.http import channel_transport
-from openclaw.config import Config, TelegramAccountConfig, TelegramConfig
-from openclaw.errors import ConfigError
+from openclaw.channels.telegram import CHANNEL, TelegramAccount
 
-__all__ = [
-    "ENV_TOKEN",
-    "TelegramAccount",
-    "TelegramChannel",
-    "telegram_accounts",
-]
+__all__ = ["TelegramChannel"]
 
 logger = logging.getLogger("openclaw.channels.telegram")
 # httpx logs each request URL, and Bot API URLs carry the token; it logs outside the
 # gateway's redacting handlers, so it is silenced. Failures reach the log as ChannelErrors.
 logging.getLogger("httpx").setLevel(logging.CRITICAL + 1)
 
-#: The environment variable that supplies the top-level ("default") bot's token.
-ENV_TOKEN: Final = "TELEGRAM_BOT_TOKEN"
-DEFAULT_ACCOUNT: Final = "default"
 
 _MASK = "***"
-_NO_TOKEN = f"no bot token: set botToken, botTokenFile or {ENV_TOKEN}"
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 _CALL_TIMEOUT_S = 30.0  # getMe, sendMessage, uploads (per read/write, not in total)
 _POLL_SLACK_S = 10  # the HTTP timeout of getUpdates beyond its long-poll timeout
@@ -78,130 +66,6 @@ _T_ME = re.compile(r"(?:https?://)?(?:www\.)?(?:t|telegram)\.me/([A-Za-z0-9_]{5,
                    re.IGNORECASE)
 
 
-# --- accounts ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TelegramAccount:
-    """One bot as the gateway runs it: the resolved token and effective settings.
-
-    ``allow_from`` holds user or chat ids as strings; ``"*"`` lets everyone in, and an
-    empty set lets nobody in (inbound messages are then only logged and dropped).
-    """
-
-    account_id: str
-    token: str = field(repr=False)
-    token_source: str  # "config" | "file" | "env"
-    api_root: str
-    allow_from: frozenset[str]
-    poll_timeout_s: int
-
-
-def telegram_accounts(
-    config: Config, source: str | None, environ: Mapping[str, str]
-) -> list[TelegramAccount]:
-    """Resolve ``channels.telegram`` into the bot accounts to run.
-
-    The top-level fields define account ``"default"``. It is included when it has a
-    token (``botToken``, ``botTokenFile`` or ``$TELEGRAM_BOT_TOKEN``) or when there is
-    no ``accounts`` section (a lone bot without a token is then an error). Each
-    enabled ``accounts.<id>`` takes its token from its own ``botToken`` /
-    ``botTokenFile`` only, and inherits ``apiRoot``, ``allowFrom`` and
-    ``pollTimeoutSeconds`` from the top level when it leaves them unset.
-    A relative ``botTokenFile`` is taken relative to the config file's directory.
-
-    Raises:
-        ConfigError: a token is missing, a token file cannot be read, or two accounts
-            share one bot (Telegram lets only one poller per bot).
-    """
-    telegram = config.channels.telegram
-    if telegram is None or not telegram.enabled:
-        return []
-    prefix = "channels.telegram"
-    accounts: list[TelegramAccount] = []
-    resolved = _resolve_token(telegram, prefix, source, environ)
-    if resolved is None and not telegram.accounts:
-        raise ConfigError(source, f"{prefix}.botToken", _NO_TOKEN)
-    if resolved is not None:
-        if DEFAULT_ACCOUNT in telegram.accounts:
-            raise ConfigError(
-                source, f"{prefix}.accounts.{DEFAULT_ACCOUNT}",
-                f'the top-level bot is already account "{DEFAULT_ACCOUNT}"; '
-                "rename this account or remove the top-level token")
-        token, token_source = resolved
-        accounts.append(TelegramAccount(
-            account_id=DEFAULT_ACCOUNT,
-            token=token,
-            token_source=token_source,
-            api_root=telegram.api_root.rstrip("/"),
-            allow_from=_allow_set(telegram.allow_from),
-            poll_timeout_s=telegram.poll_timeout_seconds,
-        ))
-    for account_id, entry in telegram.accounts.items():
-        if not entry.enabled:
-            continue
-        key = f"{prefix}.accounts.{account_id}"
-        resolved = _resolve_token(entry, key, source, None)
-        if resolved is None:
-            raise ConfigError(source, f"{key}.botToken",
-                              "no bot token: set botToken or botTokenFile")
-        token, token_source = resolved
-        accounts.append(TelegramAccount(
-            account_id=account_id,
-            token=token,
-            token_source=token_source,
-            api_root=(entry.api_root if entry.api_root is not None
-                      else telegram.api_root).rstrip("/"),
-            allow_from=_allow_set(entry.allow_from if entry.allow_from is not None
-                                  else telegram.allow_from),
-            poll_timeout_s=(entry.poll_timeout_seconds if entry.poll_timeout_seconds is not None
-                            else telegram.poll_timeout_seconds),
-        ))
-    seen: dict[str, str] = {}
-    for account in accounts:
-        other = seen.setdefault(account.token, account.account_id)
-        if other != account.account_id:
-            key = prefix if account.account_id == DEFAULT_ACCOUNT else (
-                f"{prefix}.accounts.{account.account_id}")
-            raise ConfigError(source, f"{key}.botToken",
-                              f'the same bot as account "{other}" '
-                              "(Telegram allows one poller per bot)")
-    return accounts
-
-
-def _resolve_token(
-    section: TelegramConfig | TelegramAccountConfig,
-    key: str,
-    source: str | None,
-    environ: Mapping[str, str] | None,
-) -> tuple[str, str] | None:
-    """``(token, source)`` from botToken, botTokenFile, then the environment."""
-    if section.bot_token and section.bot_token.strip():
-        return section.bot_token.strip(), "config"
-    if section.bot_token_file:
-        path = Path(section.bot_token_file).expanduser()
-        if not path.is_absolute() and source:
-            path = Path(source).expanduser().parent / path
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigError(source, f"{key}.botTokenFile",
-                              f"cannot read {path}: {reason}") from None
-        if not token:
-            raise ConfigError(source, f"{key}.botTokenFile", f"cannot read {path}: file is empty")
-        return token, "file"
-    if environ is not None:
-        token = (environ.get(ENV_TOKEN) or "").strip()
-        if token:
-            return token, "env"
-    return None
-
-
-def _allow_set(values: tuple[int | str, ...]) -> frozenset[str]:
-    return frozenset(text for text in (str(value).strip() for value in values) if text)
-
-
 # --- the channel ---------------------------------------------------------------------
 
 
@@ -215,6 +79,7 @@ class TelegramChannel:
     """
 
     name = "telegram"
+    spec = CHANNEL
 
     def __init__(
         self, account: TelegramAccount, *, transport: httpx.AsyncBaseTransport | None = None
