@@ -27,7 +27,7 @@ NAMES = [spec.name for spec in SPECS]
 
 
 def test_every_registered_channel_has_a_spec_under_its_name() -> None:
-    assert NAMES == list(REGISTERED) and NAMES, "the registry is empty"
+    assert list(REGISTERED) == NAMES and NAMES, "the registry is empty"
     for spec in SPECS:
         assert spec.label and spec.setup_hint, f"{spec.name}: label and setup hint"
         assert issubclass(spec.section, msgspec.Struct)
