@@ -21,6 +21,7 @@ def doctor(ns: argparse.Namespace) -> int:
     from openclaw.cli.service_cmd import service_profile
     from openclaw.service.backend import ServiceBackend, select_backend
     from openclaw.service.doctor import DoctorContext, apply_fixes, run_checks
+    from openclaw.service.verify import WaitOptions
 
     profile, _ = service_profile(ns)
     backend: ServiceBackend | None
@@ -30,7 +31,7 @@ def doctor(ns: argparse.Namespace) -> int:
     except OpenClawError as exc:
         backend, unavailable = None, exc.message
     ctx = DoctorContext(profile, backend, unavailable, deep=ns.deep,
-                        restart_budget_s=max(1, ns.timeout) / 1000)
+                        wait=WaitOptions(timeout_s=max(1, ns.timeout) / 1000))
     findings = run_checks(ctx)
     fixing = (ns.fix or ns.yes) and not ns.dry_run
     if fixing:
