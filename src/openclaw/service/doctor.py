@@ -5,6 +5,7 @@ be repaired carries a ``repair`` callable, run only by ``--fix``/``--yes``. The
 repairs call the same operations the commands do (:mod:`openclaw.service.ops`:
 ``install`` with ``force`` rewrites the definition, ``restart`` restarts), so a
 repaired installation is exactly what a fresh install would produce.
+:func:`run_doctor` runs it all and returns a :class:`DoctorResult`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from openclaw.cli.render import CommandResult
 from openclaw.envfile import is_secret_key, read_env_file, write_env_file
-from openclaw.errors import ConfigError, OpenClawError
+from openclaw.errors import ConfigError, ExitCode, OpenClawError
 from openclaw.paths import Profile
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
 from openclaw.service.verify import WaitOptions
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
     from openclaw.config import Config
     from openclaw.service.spec import ServiceSpec
 
-__all__ = ["DoctorContext", "Finding", "apply_fixes", "run_checks"]
+__all__ = ["DoctorContext", "DoctorResult", "Finding", "Mode", "apply_fixes", "run_checks",
+           "run_doctor"]
 
 Severity = Literal["error", "warning", "info"]
 
@@ -412,3 +415,62 @@ def apply_fixes(findings: list[Finding]) -> None:
                 done[key] = (False, getattr(exc, "message", None) or str(exc))
         item.fixed, item.result = done[key]
 
+
+_MARK = {"error": "✗", "warning": "!", "info": "·"}
+Mode = Literal["check", "fix", "dry-run"]
+
+
+@dataclass
+class DoctorResult(CommandResult):
+    """``doctor``: every finding in check order, what ``--fix`` did to each, and the
+    exit status: 1 while an ``error`` or ``warning`` remains unfixed, else 0."""
+
+    profile: str
+    mode: Mode
+    findings: list[Finding]
+
+    @property
+    def remaining(self) -> list[Finding]:
+        """Errors and warnings not fixed in this run."""
+        return [f for f in self.findings if f.severity != "info" and not f.fixed]
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        """1 while an error or warning remains, else 0."""
+        return ExitCode.FAILURE if self.remaining else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``doctor --json`` document (schema version 1, ``docs/doctor.md``)."""
+        return {
+            "schemaVersion": 1, "profile": self.profile, "mode": self.mode,
+            "findings": [f.to_json() for f in self.findings],
+            "fixed": sum(1 for f in self.findings if f.fixed),
+            "remaining": len(self.remaining),
+        }
+
+    def to_text(self) -> str:
+        """One line per finding, then its fix, what would be fixed, or what was."""
+        lines = []
+        for item in self.findings:
+            lines.append(f"{_MARK[item.severity]} {item.severity}: {item.message}")
+            if item.fixed is True:
+                lines.append(f"    fixed: {item.result}")
+            elif item.fixed is False:
+                lines.append(f"    fix failed: {item.result}")
+            elif item.fix:
+                verb = "would fix" if self.mode == "dry-run" and item.repair else "fix"
+                lines.append(f"    {verb}: {item.fix}")
+        if not self.findings:
+            lines.append("no problems found")
+        elif self.mode != "fix" and any(f.repair for f in self.findings if f.fixed is None):
+            lines.append("run `openclaw doctor --fix` to apply the fixes marked fixable"
+                         if self.mode == "check" else "(dry run: nothing was changed)")
+        return "\n".join(lines)
+
+
+def run_doctor(ctx: DoctorContext, mode: Mode = "check") -> DoctorResult:
+    """Run every check; with ``mode="fix"`` apply each fixable finding's repair."""
+    findings = run_checks(ctx)
+    if mode == "fix":
+        apply_fixes(findings)
+    return DoctorResult(ctx.profile.name, mode, findings)
