@@ -683,8 +683,10 @@ def test_runtime_needs_reload_and_drop_ins() -> None:
 
 
 def make_backend(tmp_path: Path, runner: RecordingRunner | None = None) -> SystemdBackend:
+    """A user-scope backend on a host booted with systemd (the marker is ``tmp_path``)."""
     env = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
-    return SystemdBackend(profile_in(tmp_path), env=env, runner=runner or RecordingRunner())
+    return SystemdBackend(profile_in(tmp_path), env=env, runner=runner or RecordingRunner(),
+                          booted_marker=tmp_path)
 
 
 def install_by_hand(tmp_path: Path) -> tuple[SystemdBackend, ServiceSpec, RecordingRunner]:
@@ -821,7 +823,7 @@ def test_backend_scan_classifies(tmp_path: Path) -> None:
 
 def test_backend_availability_without_runtime_dir(tmp_path: Path) -> None:
     backend = SystemdBackend(profile_in(tmp_path), env={"HOME": str(tmp_path)},
-                             runner=RecordingRunner())
+                             runner=RecordingRunner(), booted_marker=tmp_path)
     backend.environ.pop("XDG_RUNTIME_DIR", None)  # the /run/user/<uid> fallback, if any
     reason = backend.availability()
     assert reason is not None and "XDG_RUNTIME_DIR" in reason

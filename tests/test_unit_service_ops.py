@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from openclaw.cli.main import main
 from openclaw.errors import ConfigError, ExitCode
 from openclaw.paths import Profile, resolve_profile
-from openclaw.service import ops
-from openclaw.service.backend import ServiceError
+from openclaw.service import ops, systemd
+from openclaw.service.backend import ServiceError, ServiceManagerUnavailable
 from openclaw.service.doctor import DoctorContext, apply_fixes, check_service
 from openclaw.service.launchd import LaunchdBackend
 from openclaw.service.systemd import SystemdBackend
@@ -79,7 +80,7 @@ def profile_in(home: Path) -> Profile:
 
 def systemd_backend(home: Path, runner: RecordingRunner) -> SystemdBackend:
     env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run")}
-    return SystemdBackend(profile_in(home), env=env, runner=runner)
+    return SystemdBackend(profile_in(home), env=env, runner=runner, booted_marker=home)
 
 
 def waiting(probe: Probe, clock: Clock | None = None, timeout_s: float = 5.0) -> WaitOptions:
@@ -391,3 +392,43 @@ def test_doctor_fix_rewrites_through_install_without_carrying_shell_secrets(
         "pid 4343 answers on port 18800")
     assert env_file.read_text().strip().splitlines()[-1] == "OPENCLAW_GATEWAY_PASSWORD=inline-pw"
     assert "shell-token" not in env_file.read_text()
+
+
+# -- no service manager --------------------------------------------------------------
+
+
+def test_a_host_without_systemd_has_no_service_manager(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    backend = SystemdBackend(profile_in(tmp_path), env=env, runner=RecordingRunner(),
+                             booted_marker=tmp_path / "no-such-marker")
+    reason = backend.availability()
+    assert reason is not None and reason.startswith("no service manager on this host")
+    assert "`openclaw gateway` in the foreground" in reason and "supervisor" in reason
+
+
+def test_open_backend_raises_69(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(systemd, "SYSTEMD_BOOTED", tmp_path / "no-such-marker")
+    env = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    with pytest.raises(ServiceManagerUnavailable) as info:
+        ops.open_backend(profile_in(tmp_path), explicit="systemd", env=env)
+    assert info.value.exit_code == ExitCode.UNAVAILABLE == 69
+
+
+def test_gateway_install_without_a_service_manager_says_so_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(systemd, "SYSTEMD_BOOTED", tmp_path / "no-such-marker")
+    for name in ("OPENCLAW_PROFILE", "OPENCLAW_STATE_DIR", "OPENCLAW_CONFIG_PATH",
+                 "OPENCLAW_HOME", "DBUS_SESSION_BUS_ADDRESS", "OPENCLAW_SERVICE_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    code = main(["gateway", "install", "--backend", "systemd"])
+    out, err = capsys.readouterr()
+    assert code == 69 and out == ""
+    first = err.splitlines()[0]
+    assert first.startswith("openclaw: no service manager on this host")
+    assert "run the gateway under your own supervisor" in first
+    assert "`openclaw gateway` in the foreground" in first
+    assert not (tmp_path / ".config" / "systemd").exists()
+    assert not (tmp_path / ".openclaw" / "service.env").exists()
