@@ -23,8 +23,8 @@ from openclaw.paths import Profile, resolve_profile
 from openclaw.service.backend import InstalledService, ServiceError
 from openclaw.service.launchd import LaunchdBackend, legacy_labels, runtime_from_print
 from openclaw.service.launchd_plist import parse_plist, render_plist
-from openclaw.service.runner import CommandResult, CommandRunner
 from openclaw.service.spec import ServiceSpec, build_spec
+from service_fakes import RecordingRunner
 
 SECRET = "tok-5ecret-d0-not-leak"
 UID = 501
@@ -33,30 +33,6 @@ TARGET = f"gui/{UID}/{LABEL}"
 NOT_FOUND = (113, "", f'Bad request.\nCould not find service "{LABEL}" in domain for port\n')
 EIO = (5, "", "Bootstrap failed: 5: Input/output error\n")
 OK = (0, "", "")
-
-
-class RecordingRunner(CommandRunner):
-    """Records every argv; answers from a script keyed by command prefix.
-
-    Each prefix maps to a list of ``(returncode, stdout, stderr)``: they are used in
-    order and the last one repeats. The longest matching prefix wins; commands
-    without a script succeed with no output.
-    """
-
-    def __init__(self, script: dict[tuple[str, ...], list[tuple[int, str, str]]] | None = None):
-        super().__init__(env={})
-        self.calls: list[tuple[str, ...]] = []
-        self.script = {prefix: list(results) for prefix, results in (script or {}).items()}
-
-    def run(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
-        words = tuple(argv)
-        self.calls.append(words)
-        for prefix in sorted(self.script, key=len, reverse=True):
-            if words[: len(prefix)] == prefix:
-                queue = self.script[prefix]
-                code, out, err = queue.pop(0) if len(queue) > 1 else queue[0]
-                return CommandResult(words, code, out, err)
-        return CommandResult(words, 0, "", "")
 
 
 def make_spec(home: Path, env: dict[str, str] | None = None) -> ServiceSpec:

@@ -683,8 +683,10 @@ def test_runtime_needs_reload_and_drop_ins() -> None:
 
 
 def make_backend(tmp_path: Path, runner: RecordingRunner | None = None) -> SystemdBackend:
+    """A user-scope backend on a host booted with systemd (the marker is ``tmp_path``)."""
     env = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
-    return SystemdBackend(profile_in(tmp_path), env=env, runner=runner or RecordingRunner())
+    return SystemdBackend(profile_in(tmp_path), env=env, runner=runner or RecordingRunner(),
+                          booted_marker=tmp_path)
 
 
 def install_by_hand(tmp_path: Path) -> tuple[SystemdBackend, ServiceSpec, RecordingRunner]:
@@ -821,7 +823,7 @@ def test_backend_scan_classifies(tmp_path: Path) -> None:
 
 def test_backend_availability_without_runtime_dir(tmp_path: Path) -> None:
     backend = SystemdBackend(profile_in(tmp_path), env={"HOME": str(tmp_path)},
-                             runner=RecordingRunner())
+                             runner=RecordingRunner(), booted_marker=tmp_path)
     backend.environ.pop("XDG_RUNTIME_DIR", None)  # the /run/user/<uid> fallback, if any
     reason = backend.availability()
     assert reason is not None and "XDG_RUNTIME_DIR" in reason
@@ -986,3 +988,35 @@ def test_doctor_linger_unknown_is_information_only(tmp_path: Path) -> None:
     [finding] = check_linger(DoctorContext(profile_in(tmp_path), backend))
     assert finding.severity == "info" and finding.repair is None
     assert "cannot tell" in finding.message
+
+
+def test_doctor_result_text_json_and_exit_status_per_mode() -> None:
+    from openclaw.service.doctor import DoctorResult, Finding
+
+    def findings() -> list[Finding]:
+        return [Finding("permissions", "warning", "/s is readable by others (mode 755)",
+                        fix="chmod 700 /s", repair=lambda: "chmod 700 /s"),
+                Finding("service-missing", "info", "openclaw-gateway.service is not installed",
+                        fix="`openclaw gateway install`")]
+
+    check = DoctorResult("default", "check", findings())
+    assert check.exit_code == 1
+    assert check.to_text().splitlines() == [
+        "! warning: /s is readable by others (mode 755)",
+        "    fix: chmod 700 /s",
+        "· info: openclaw-gateway.service is not installed",
+        "    fix: `openclaw gateway install`",
+        "run `openclaw doctor --fix` to apply the fixes marked fixable",
+    ]
+    dry = DoctorResult("default", "dry-run", findings()).to_text().splitlines()
+    assert dry[1] == "    would fix: chmod 700 /s" and dry[-1] == "(dry run: nothing was changed)"
+    fixed = findings()
+    fixed[0].fixed, fixed[0].result = True, "chmod 700 /s"
+    done = DoctorResult("work", "fix", fixed)
+    assert done.exit_code == 0  # info findings never count
+    assert done.to_text().splitlines()[1] == "    fixed: chmod 700 /s"
+    assert done.to_json() == {
+        "schemaVersion": 1, "profile": "work", "mode": "fix",
+        "findings": [f.to_json() for f in fixed], "fixed": 1, "remaining": 0,
+    }
+    assert DoctorResult("default", "check", []).to_text() == "no problems found"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from openclaw.errors import ExitCode
+from openclaw.result import CommandResult
 
 TYPE_CHECKING = False  # typing costs import time on the CLI path
 if TYPE_CHECKING:
@@ -21,26 +21,7 @@ if TYPE_CHECKING:
 
     from openclaw.errors import OpenClawError
 
-__all__ = ["CommandResult", "emit", "emit_error", "print_json"]
-
-
-class CommandResult:
-    """Base of every command's result.
-
-    Subclasses (usually dataclasses) say what happened; they override
-    :meth:`to_json` (the ``--json`` document) and :meth:`to_text` (what a person
-    reads), and set :attr:`exit_code` when success is not 0.
-    """
-
-    exit_code: int = ExitCode.OK
-
-    def to_json(self) -> Any:
-        """The ``--json`` document (a dict for most commands)."""
-        raise NotImplementedError
-
-    def to_text(self) -> str:
-        """The text form, without a trailing newline ("" prints nothing)."""
-        raise NotImplementedError
+__all__ = ["emit", "emit_error", "print_json"]
 
 
 def print_json(value: Any) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
-from openclaw.cli.common import print_json, wants_json
+from openclaw.cli.common import wants_json
+from openclaw.cli.render import emit
 from openclaw.errors import OpenClawError
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ def status(ns: argparse.Namespace) -> int:
     """Print the status layers; exit 0 healthy, 1 unhealthy, 3 not running, 77 refused."""
     from openclaw.cli.service_cmd import service_profile
     from openclaw.service.backend import ServiceBackend, select_backend
-    from openclaw.service.status import StatusOptions, collect_status, render_status
+    from openclaw.service.status import StatusOptions, StatusResult, collect_status
 
     profile, _ = service_profile(ns)
     backend: ServiceBackend | None
@@ -33,9 +33,4 @@ def status(ns: argparse.Namespace) -> int:
         password=ns.password, timeout_s=max(1, ns.timeout) / 1000,
     )
     report = collect_status(profile, backend, options, unavailable=unavailable)
-    if wants_json(ns):
-        print_json(report)
-    else:
-        sys.stdout.write("\n".join(render_status(report)) + "\n")
-    code: int = report["summary"]["exitCode"]
-    return code
+    return emit(StatusResult(report), wants_json(ns))

@@ -2,9 +2,10 @@
 
 Every check is read-only and returns :class:`Finding` objects; a finding that can
 be repaired carries a ``repair`` callable, run only by ``--fix``/``--yes``. The
-repairs are the same operations the commands use (rewrite the definition like
-``install --force``, remove a legacy service like ``uninstall``), so a repaired
-installation is exactly what a fresh install would produce.
+repairs call the same operations the commands do (:mod:`openclaw.service.ops`:
+``install`` with ``force`` rewrites the definition, ``restart`` restarts), so a
+repaired installation is exactly what a fresh install would produce.
+:func:`run_doctor` runs it all and returns a :class:`DoctorResult`.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from openclaw.envfile import is_secret_key, read_env_file, write_env_file
-from openclaw.errors import ConfigError, OpenClawError
+from openclaw.errors import ConfigError, ExitCode, OpenClawError
 from openclaw.paths import Profile
+from openclaw.result import CommandResult
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
-from openclaw.service.spec import Scope
+from openclaw.service.verify import WaitOptions
 
-__all__ = ["DoctorContext", "Finding", "apply_fixes", "run_checks"]
+if TYPE_CHECKING:
+    from openclaw.config import Config
+    from openclaw.service.spec import ServiceSpec
+
+__all__ = ["DoctorContext", "DoctorResult", "Finding", "Mode", "apply_fixes", "run_checks",
+           "run_doctor"]
 
 Severity = Literal["error", "warning", "info"]
 
@@ -57,9 +64,29 @@ class DoctorContext:
     backend: ServiceBackend | None
     unavailable: str | None = None
     deep: bool = False
-    restart_budget_s: float = 30.0
+    wait: WaitOptions = field(default_factory=WaitOptions)
     _installed: Any = field(default=_UNSET, repr=False)
     _runtime: Any = field(default=_UNSET, repr=False)
+    _config: Any = field(default=_UNSET, repr=False)
+
+    def config(self) -> Config:
+        """The config, checked once the way the gateway checks it at start.
+
+        Raises:
+            ConfigError: the gateway would refuse it.
+        """
+        if self._config is _UNSET:
+            from openclaw.service.preflight import check_startable, service_environ
+
+            try:
+                self._config = check_startable(self.profile,
+                                               service_environ(self.profile))
+            except ConfigError as exc:
+                self._config = exc
+        if isinstance(self._config, ConfigError):
+            raise self._config
+        config: Config = self._config
+        return config
 
     def installed(self) -> InstalledService | None:
         """The installed definition, read once per check pass (repairs read afresh)."""
@@ -111,17 +138,10 @@ def check_permissions(ctx: DoctorContext) -> list[Finding]:
 
 
 def check_config(ctx: DoctorContext) -> list[Finding]:
-    """The config file parses and validates (the gateway exits 78 otherwise)."""
-    from openclaw.config import load_config
-
+    """The config file parses, validates and names usable channels and model (the
+    gateway exits 78 otherwise)."""
     try:
-        config, exists = load_config(ctx.profile.config_path)
-        from openclaw.envfile import read_env_file
-        from openclaw.preflight import check_startable
-
-        service_env = {**read_env_file(ctx.profile.service_env_path), **os.environ}
-        check_startable(config, str(ctx.profile.config_path) if exists else None, service_env,
-                        ctx.profile.state_dir)
+        ctx.config()
     except ConfigError as exc:
         return [Finding("config-invalid", "error", exc.message,
                         fix=f"edit {ctx.profile.config_path} (the gateway refuses to start "
@@ -129,61 +149,30 @@ def check_config(ctx: DoctorContext) -> list[Finding]:
     return []
 
 
-def _spec_now(ctx: DoctorContext, installed: InstalledService) -> Any:
+def _spec_now(ctx: DoctorContext, installed: InstalledService) -> ServiceSpec:
     """What ``install --force`` would write now: the configured port if any, else the
-    installed one (a port given to ``install --port`` is not drift)."""
-    from openclaw.config import load_config
-    from openclaw.configfile import resolve_port
-    from openclaw.service.spec import build_spec
+    installed one (a port given to ``install --port`` is not drift); a system unit
+    keeps its ``User=``."""
+    from openclaw.service.ops import desired_spec, system_unit_user
 
     assert ctx.backend is not None
-    config, _ = load_config(ctx.profile.config_path)
-    if config.gateway.port is not None or os.environ.get("OPENCLAW_GATEWAY_PORT"):
-        port, _ = resolve_port(None, config.gateway.port, ctx.profile.default_port)
-    else:
-        port = installed.port or ctx.profile.default_port
-    scope: Scope = "system" if ctx.backend.kind == "systemd-system" else "user"
-    user = None
-    if scope == "system":
-        from openclaw.service.systemd_unit import parse_unit
-
-        users = parse_unit(installed.text).get(("Service", "User"))
-        user = users[-1] if users else None
-    return build_spec(ctx.profile, config, port, scope=scope, service_name=ctx.backend.name,
-                      user=user)
+    user = system_unit_user(ctx.profile) if ctx.backend.kind == "systemd-system" else None
+    return desired_spec(ctx.profile, ctx.backend, ctx.config(), installed=installed, user=user)
 
 
-def _rewrite(ctx: DoctorContext, installed: InstalledService) -> Callable[[], str]:
+def _rewrite(ctx: DoctorContext) -> Callable[[], str]:
     def repair() -> str:
-        import time
-
-        from openclaw.service.verify import wait_for_gateway
+        from openclaw.service.ops import InstallOptions, install, system_unit_user
 
         assert ctx.backend is not None
-        spec = _spec_now(ctx, installed)
-        moved = _move_inline_secrets(ctx.profile, installed)
-        old_pid = ctx.backend.runtime().pid
-        ctx.backend.write(spec)
-        started = time.monotonic()
-        ctx.backend.enable_and_start(restart=True)
-        verified = wait_for_gateway(ctx.backend, ctx.profile, spec.port, old_pid=old_pid,
-                                    started_at=started, budget_s=ctx.restart_budget_s,
-                                    log_dir=spec.log_dir)
+        user = system_unit_user(ctx.profile) if ctx.backend.kind == "systemd-system" else None
+        done = install(ctx.profile, ctx.backend,
+                       InstallOptions(force=True, user=user, carry_shell_secrets=False),
+                       ctx.wait)
+        moved = done.moved_inline
         extra = f"; moved {', '.join(moved)} to {ctx.profile.service_env_path}" if moved else ""
-        return (f"rewrote {ctx.backend.definition_path}{extra}; pid {verified.pid} answers "
-                f"on port {spec.port}")
+        return f"rewrote {done.service.file}{extra}; pid {done.pid} answers on port {done.port}"
     return repair
-
-
-def _move_inline_secrets(profile: Profile, installed: InstalledService) -> list[str]:
-    values = read_env_file(profile.service_env_path)
-    moved = []
-    for key, value in installed.environment.items():
-        if is_secret_key(key):
-            moved.append(key)
-            values.setdefault(key, value)
-    write_env_file(profile.service_env_path, values)
-    return moved
 
 
 def check_service(ctx: DoctorContext) -> list[Finding]:
@@ -232,7 +221,7 @@ def check_service(ctx: DoctorContext) -> list[Finding]:
             fix="rewrite the service definition (`openclaw gateway install --force`)",
         ))
     if findings:
-        repair = _rewrite(ctx, installed)
+        repair = _rewrite(ctx)
         for item in findings:
             item.repair = repair  # one rewrite fixes them all; run once
     runtime = ctx.runtime()
@@ -270,20 +259,11 @@ def check_runtime(ctx: DoctorContext) -> list[Finding]:
 
 def _restart(ctx: DoctorContext) -> Callable[[], str]:
     def repair() -> str:
-        import time
-
-        from openclaw.service.lasterror import log_dir_of
-        from openclaw.service.verify import wait_for_gateway
+        from openclaw.service.ops import restart
 
         assert ctx.backend is not None
-        installed = ctx.backend.read_installed()
-        port = installed.port if installed and installed.port else ctx.profile.default_port
-        started = time.monotonic()
-        ctx.backend.restart()
-        verified = wait_for_gateway(ctx.backend, ctx.profile, port, old_pid=None,
-                                    started_at=started, budget_s=ctx.restart_budget_s,
-                                    log_dir=log_dir_of(ctx.profile))
-        return f"restarted {ctx.backend.name}: pid {verified.pid} answers"
+        done = restart(ctx.profile, ctx.backend, ctx.wait)
+        return f"restarted {done.service.name}: pid {done.pid} answers"
     return repair
 
 
@@ -434,3 +414,63 @@ def apply_fixes(findings: list[Finding]) -> None:
             except (OpenClawError, OSError) as exc:
                 done[key] = (False, getattr(exc, "message", None) or str(exc))
         item.fixed, item.result = done[key]
+
+
+_MARK = {"error": "✗", "warning": "!", "info": "·"}
+Mode = Literal["check", "fix", "dry-run"]
+
+
+@dataclass
+class DoctorResult(CommandResult):
+    """``doctor``: every finding in check order, what ``--fix`` did to each, and the
+    exit status: 1 while an ``error`` or ``warning`` remains unfixed, else 0."""
+
+    profile: str
+    mode: Mode
+    findings: list[Finding]
+
+    @property
+    def remaining(self) -> list[Finding]:
+        """Errors and warnings not fixed in this run."""
+        return [f for f in self.findings if f.severity != "info" and not f.fixed]
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        """1 while an error or warning remains, else 0."""
+        return ExitCode.FAILURE if self.remaining else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``doctor --json`` document (schema version 1, ``docs/doctor.md``)."""
+        return {
+            "schemaVersion": 1, "profile": self.profile, "mode": self.mode,
+            "findings": [f.to_json() for f in self.findings],
+            "fixed": sum(1 for f in self.findings if f.fixed),
+            "remaining": len(self.remaining),
+        }
+
+    def to_text(self) -> str:
+        """One line per finding, then its fix, what would be fixed, or what was."""
+        lines = []
+        for item in self.findings:
+            lines.append(f"{_MARK[item.severity]} {item.severity}: {item.message}")
+            if item.fixed is True:
+                lines.append(f"    fixed: {item.result}")
+            elif item.fixed is False:
+                lines.append(f"    fix failed: {item.result}")
+            elif item.fix:
+                verb = "would fix" if self.mode == "dry-run" and item.repair else "fix"
+                lines.append(f"    {verb}: {item.fix}")
+        if not self.findings:
+            lines.append("no problems found")
+        elif self.mode != "fix" and any(f.repair for f in self.findings if f.fixed is None):
+            lines.append("run `openclaw doctor --fix` to apply the fixes marked fixable"
+                         if self.mode == "check" else "(dry run: nothing was changed)")
+        return "\n".join(lines)
+
+
+def run_doctor(ctx: DoctorContext, mode: Mode = "check") -> DoctorResult:
+    """Run every check; with ``mode="fix"`` apply each fixable finding's repair."""
+    findings = run_checks(ctx)
+    if mode == "fix":
+        apply_fixes(findings)
+    return DoctorResult(ctx.profile.name, mode, findings)

@@ -29,10 +29,11 @@ from openclaw.errors import (
     OpenClawError,
 )
 from openclaw.paths import Profile
+from openclaw.result import CommandResult
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
 from openclaw.service.lasterror import log_dir_of
 
-__all__ = ["SCHEMA_VERSION", "StatusOptions", "collect_status", "render_status"]
+__all__ = ["SCHEMA_VERSION", "StatusOptions", "StatusResult", "collect_status", "render_status"]
 
 SCHEMA_VERSION = 1
 _UNREAD: Any = object()  # "the caller has not read the config": distinct from None
@@ -48,6 +49,23 @@ class StatusOptions:
     token: str | None = None
     password: str | None = None
     timeout_s: float = 3.0
+
+
+class StatusResult(CommandResult):
+    """``gateway status``: the versioned document (``docs/status.md``); its exit status
+    is ``summary.exitCode`` (0 healthy, 1 unhealthy, 3 not running, 77 refused)."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        self.report = report
+        self.exit_code = int(report["summary"]["exitCode"])
+
+    def to_json(self) -> dict[str, Any]:
+        """The status document, schema version 1."""
+        return self.report
+
+    def to_text(self) -> str:
+        """One labelled line per fact, problems last."""
+        return "\n".join(render_status(self.report))
 
 
 def _config_layer(path: Path, state_dir: Path) -> dict[str, Any]:

@@ -27,8 +27,17 @@ from openclaw.service.runner import CommandResult, CommandRunner
 from openclaw.service.spec import SERVICE_MARKER, Scope, ServiceSpec
 from openclaw.service.systemd_unit import exec_argv, parse_environment, parse_unit, render_unit
 
-__all__ = ["SYSTEM_UNIT_DIRS", "SystemdBackend", "legacy_unit_names"]
+__all__ = ["NO_SERVICE_MANAGER", "SYSTEMD_BOOTED", "SYSTEM_UNIT_DIRS", "SystemdBackend",
+           "legacy_unit_names"]
 
+#: Exists only on a host booted with systemd (sd_booted(3)); systemd creates it early.
+SYSTEMD_BOOTED = Path("/run/systemd/system")
+NO_SERVICE_MANAGER = (
+    "no service manager on this host (systemd is not the init system here: a container, "
+    "or WSL without systemd): run the gateway under your own supervisor instead, as "
+    "`openclaw gateway` in the foreground (in tmux, under supervisord, or as a container's "
+    "command with a restart policy)"
+)
 SYSTEM_UNIT_DIRS = (Path("/etc/systemd/system"), Path("/lib/systemd/system"),
                     Path("/usr/lib/systemd/system"))
 _SHOW_PROPERTIES = (
@@ -70,8 +79,13 @@ class SystemdBackend:
         scope: Scope = "user",
         env: Mapping[str, str] | None = None,
         runner: CommandRunner | None = None,
+        booted_marker: Path | None = None,
     ) -> None:
+        """Bind to ``profile``'s unit of ``scope``; ``env`` stands for ``os.environ``.
+        ``runner`` and ``booted_marker`` (default :data:`SYSTEMD_BOOTED`) are seams
+        for tests."""
         self.profile = profile
+        self.booted_marker = booted_marker or SYSTEMD_BOOTED
         self.scope: Scope = scope
         self.kind = f"systemd-{scope}"
         self.name = profile.systemd_unit
@@ -110,27 +124,28 @@ class SystemdBackend:
         self._check(result, verb)
 
     def availability(self) -> str | None:
-        """None when systemctl can reach the manager of this scope; else why not."""
+        """None when systemctl can reach the manager of this scope; else why not.
+
+        On a host without systemd at all (a container) the answer is one sentence:
+        there is no service manager, run ``openclaw gateway`` under your own supervisor.
+        """
         if self.scope == "system":
-            if not _pid1_is_systemd():
-                return ("systemd is not running as the init system here (a container or WSL "
-                        "without systemd): run `openclaw gateway` under your own supervisor, "
-                        "e.g. a container restart policy")
-            return None
+            return None if _pid1_is_systemd() else NO_SERVICE_MANAGER
         runtime_dir = self.environ.get("XDG_RUNTIME_DIR")
         bus = self.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
         private = Path(runtime_dir) / "systemd" / "private" if runtime_dir else None
         bus_path = Path(bus.split("path=", 1)[1].split(",", 1)[0]) if "path=" in bus else None
         if (private and private.exists()) or (bus_path and bus_path.exists()):
             return None
+        if not self.booted_marker.is_dir():
+            return NO_SERVICE_MANAGER
         if not runtime_dir:
             return ("no systemd user manager reachable: XDG_RUNTIME_DIR is not set (export "
                     f"XDG_RUNTIME_DIR=/run/user/{os.getuid()} on headless hosts), or use "
                     "`openclaw gateway install --system`")
         return (f"no systemd user manager is running for this user ({runtime_dir}/systemd/"
-                "private is missing): log in through a systemd session or enable linger, use "
-                "`gateway install --system`, or in a container run `openclaw gateway` under "
-                "your own supervisor")
+                "private is missing): log in through a systemd session or enable linger, "
+                "or use `openclaw gateway install --system`")
 
     # -- the definition ------------------------------------------------------------
 
