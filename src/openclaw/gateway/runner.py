@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from openclaw import __version__
+from openclaw.atomicfile import write_atomic
 from openclaw.clock import now_ms
 from openclaw.config import Config, load_config
 from openclaw.envfile import load_into_environ
@@ -183,11 +184,7 @@ def _write_runtime(profile: Profile, settings: GatewaySettings, port: int, boot_
         "startedAt": now_ms(),
         "profile": profile.name,
     }
-    tmp = profile.runtime_path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(json.dumps(record))
-    os.replace(tmp, profile.runtime_path)
+    write_atomic(profile.runtime_path, json.dumps(record), 0o600)
 
 
 def _say_how_configured(
