@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -43,6 +43,7 @@ from openclaw.channels.base import (
 from openclaw.channels.http import channel_transport
 from openclaw.config import Config, TelegramAccountConfig, TelegramConfig
 from openclaw.errors import ConfigError
+from openclaw.redact import Redactor
 
 __all__ = [
     "ENV_TOKEN",
@@ -60,7 +61,6 @@ logging.getLogger("httpx").setLevel(logging.CRITICAL + 1)
 ENV_TOKEN: Final = "TELEGRAM_BOT_TOKEN"
 DEFAULT_ACCOUNT: Final = "default"
 
-_MASK = "***"
 _NO_TOKEN = f"no bot token: set botToken, botTokenFile or {ENV_TOKEN}"
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 _CALL_TIMEOUT_S = 30.0  # getMe, sendMessage, uploads (per read/write, not in total)
@@ -222,7 +222,7 @@ class TelegramChannel:
         self.account = account
         self.account_id = account.account_id
         self.username: str | None = None
-        self._token = account.token
+        self._redactor = Redactor([account.token])  # masks it raw and URL-encoded
         # The transport (httpx's connection pool) is used directly: the Bot API needs
         # none of the client layer (redirects, cookies, auth, base-URL merging), and
         # skipping it cuts the CPU of each call by about a third (docs/benchmarks.md).
@@ -480,11 +480,8 @@ class TelegramChannel:
         return ChannelError(message, transient=True, maybe_delivered=maybe_delivered)
 
     def _scrub(self, text: str) -> str:
-        """``text`` without the bot token (raw or URL-encoded)."""
-        for form in {self._token, quote(self._token, safe=""), quote(self._token)}:
-            if form:
-                text = text.replace(form, _MASK)
-        return text
+        """``text`` without the bot token, or any other credential-shaped text."""
+        return self._redactor.redact(text)
 
     # -- helpers ----------------------------------------------------------------------
 

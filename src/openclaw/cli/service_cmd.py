@@ -160,7 +160,8 @@ def _verify(backend: ServiceBackend, profile: Profile, port: int | None, old_pid
 
 def _write_env_file(profile: Profile, inline: dict[str, str]) -> list[str]:
     """Create/merge the owner-only env file; return the keys carried into it."""
-    from openclaw.envfile import SECRET_KEYS, is_secret_key, read_env_file, write_env_file
+    from openclaw.envfile import SECRET_KEYS, read_env_file, write_env_file
+    from openclaw.redact import is_secret_key
 
     path = profile.service_env_path
     values = read_env_file(path)

@@ -31,9 +31,10 @@ from openclaw.envfile import load_into_environ
 from openclaw.errors import OpenClawError, PortInUseError
 from openclaw.gateway.settings import GatewayFlags, GatewaySettings, resolve_settings
 from openclaw.gateway.supervisor import SupervisorLink
-from openclaw.logs import LEVELS, FileLog, Redactor, setup_logging
+from openclaw.logs import LEVELS, FileLog, setup_logging
 from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
+from openclaw.redact import Redactor
 
 if TYPE_CHECKING:
     from openclaw.gateway.messaging import Messaging
