@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 
 from harness import GatewayProcess, free_port
+from openclaw.backoff import Backoff
 from openclaw.client.aio import AsyncGatewayClient
-from openclaw.client.core import Backoff
 from openclaw.client.sync import GatewayClient, call_once
 from openclaw.errors import AuthError, GatewayUnreachable, RequestError
 
-FAST = Backoff(initial=0.05, maximum=0.2)
+
+def fast() -> Backoff:
+    """Short reconnect delays; one per client, since a client counts its attempts in it."""
+    return Backoff(base=0.05, cap=0.2)
 
 
 def test_sync_client_calls_and_sees_events(make_gateway: Callable[..., GatewayProcess]) -> None:
@@ -70,7 +73,7 @@ def test_async_client_reconnects_after_restart(
     port = first.port
 
     async def scenario() -> None:
-        client = AsyncGatewayClient(first.url, token=first.token, backoff=FAST, mode="ui")
+        client = AsyncGatewayClient(first.url, token=first.token, backoff=fast(), mode="ui")
         await client.connect()
         assert (await client.call("health"))["process"]["pid"] == first.pid
         first.signal(signal.SIGTERM)
@@ -95,7 +98,7 @@ def test_async_client_tick_timeout_then_recovers(
     gateway = make_gateway(config={"gateway": {"tickIntervalMs": 200}})
 
     async def scenario() -> None:
-        client = AsyncGatewayClient(gateway.url, token=gateway.token, backoff=FAST)
+        client = AsyncGatewayClient(gateway.url, token=gateway.token, backoff=fast())
         await client.connect()
         await client.next_event("tick", timeout=5)
         gateway.signal(signal.SIGSTOP)
@@ -115,7 +118,7 @@ def test_async_client_tick_timeout_then_recovers(
 
 def test_async_client_does_not_retry_refused_credentials(gateway: GatewayProcess) -> None:
     async def scenario() -> None:
-        client = AsyncGatewayClient(gateway.url, token="nope", backoff=FAST)
+        client = AsyncGatewayClient(gateway.url, token="nope", backoff=fast())
         with pytest.raises(AuthError):
             await client.connect()
 

@@ -1,11 +1,9 @@
-"""Unit tests for openclaw.client.core: connect params, backoff, error mapping."""
+"""Unit tests for openclaw.client.core: connect params, error mapping."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import random
 
 import pytest
 
@@ -13,7 +11,6 @@ from openclaw import PROTOCOL_VERSION, __version__
 from openclaw.client.core import (
     ALL_SCOPES,
     INTERIM_STATUSES,
-    Backoff,
     closed_error,
     connect_params,
     handshake_error,
@@ -134,66 +131,6 @@ def test_is_interim(payload: object, expected: bool) -> None:
 
 def test_interim_statuses() -> None:
     assert frozenset({"accepted", "in_flight"}) == INTERIM_STATUSES
-
-
-# --- Backoff -------------------------------------------------------------------------
-
-
-def nominal(backoff: Backoff, count: int) -> list[float]:
-    delays, delay = [], backoff.initial
-    for _ in range(count):
-        delays.append(delay)
-        delay = min(backoff.maximum, delay * backoff.factor)
-    return delays
-
-
-@pytest.mark.parametrize("seed", [0, 1, 42, 2024, 99999])
-def test_backoff_within_jitter_bounds(seed: int) -> None:
-    backoff = Backoff()
-    delays = list(itertools.islice(backoff.delays(random.Random(seed)), 40))
-    for actual, base in zip(delays, nominal(backoff, 40), strict=True):
-        assert base * 0.75 <= actual <= base * 1.25
-    assert max(delays) <= 30 * 1.25
-    assert min(delays) >= 0.75
-
-
-def test_backoff_grows_to_the_maximum_and_stays() -> None:
-    backoff = Backoff()
-    assert nominal(backoff, 8) == [1, 2, 4, 8, 16, 30, 30, 30]
-    delays = list(itertools.islice(backoff.delays(random.Random(7)), 20))
-    # the ±25% bands of consecutive steps up to 16 s do not overlap: growth is visible
-    assert delays[0] < delays[2] < delays[4]
-    assert all(30 * 0.75 <= d <= 30 * 1.25 for d in delays[5:])
-
-
-def test_backoff_without_jitter_is_exact() -> None:
-    backoff = Backoff(jitter=0.0)
-    assert list(itertools.islice(backoff.delays(random.Random(1)), 8)) == [
-        1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0,
-    ]
-
-
-def test_backoff_custom_parameters() -> None:
-    backoff = Backoff(initial=0.5, maximum=3.0, factor=3.0, jitter=0.0)
-    assert list(itertools.islice(backoff.delays(), 5)) == [0.5, 1.5, 3.0, 3.0, 3.0]
-
-
-def test_backoff_is_deterministic_for_a_seed() -> None:
-    a = list(itertools.islice(Backoff().delays(random.Random(5)), 10))
-    b = list(itertools.islice(Backoff().delays(random.Random(5)), 10))
-    c = list(itertools.islice(Backoff().delays(random.Random(6)), 10))
-    assert a == b
-    assert a != c
-
-
-def test_backoff_jitter_actually_varies() -> None:
-    delays = list(itertools.islice(Backoff().delays(random.Random(3)), 30))
-    assert len({round(d, 9) for d in delays[6:]}) > 1
-
-
-def test_backoff_never_negative() -> None:
-    backoff = Backoff(jitter=2.0)
-    assert all(d >= 0.0 for d in itertools.islice(backoff.delays(random.Random(0)), 200))
 
 
 # --- handshake_error -----------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from openclaw.backoff import Backoff
 from openclaw.channels.base import (
     ChannelError,
     InboundMessage,
@@ -23,7 +24,7 @@ from openclaw.channels.base import (
 )
 from openclaw.channels.manager import ChannelManager
 from openclaw.channels.registry import Capabilities, ChannelSection, ChannelSpec
-from openclaw.channels.supervisor import Backoff, ChannelSupervisor
+from openclaw.channels.supervisor import ChannelSupervisor
 from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError, UsageError
 from openclaw.gateway.sending import CALLS_PER_ACCOUNT, SendService
@@ -424,48 +425,6 @@ def test_inbox_prune_removes_old_messages_and_keeps_cursors(db: sqlite3.Connecti
     assert inbox.cursor("fake", "default") == "c1"
 
 
-# ====================================================================== backoff
-
-
-class RecordingRandom(random.Random):
-    def __init__(self, seed: int) -> None:
-        super().__init__(seed)
-        self.ceilings: list[float] = []
-
-    def uniform(self, a: float, b: float) -> float:
-        self.ceilings.append(b)
-        return super().uniform(a, b)
-
-
-def test_backoff_ceilings_double_up_to_the_cap_and_reset() -> None:
-    rng = RecordingRandom(7)
-    backoff = Backoff(base=0.1, cap=1.0, floor=0.05, rng=rng)
-    delays = [backoff.next() for _ in range(7)]
-    assert rng.ceilings == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0])
-    assert all(0.05 <= d <= 1.0 for d in delays)
-    assert all(d <= c or d == 0.05 for d, c in zip(delays, rng.ceilings, strict=True))
-    backoff.reset()
-    backoff.next()
-    assert rng.ceilings[-1] == pytest.approx(0.1)
-
-
-def test_backoff_stays_within_floor_and_cap_over_many_draws() -> None:
-    backoff = Backoff(base=0.5, cap=4.0, floor=0.2, rng=random.Random(11))
-    delays = [backoff.next() for _ in range(200)]
-    assert min(delays) >= 0.2 and max(delays) <= 4.0
-    assert max(delays) > 2.0  # the ceiling did grow to the cap
-    same = Backoff(base=0.5, cap=4.0, floor=0.2, rng=random.Random(11))
-    assert [same.next() for _ in range(200)] == delays  # seeded: reproducible
-
-
-def test_backoff_survives_a_very_long_outage() -> None:
-    """A channel that stays down for hours keeps being retried (≈1024 attempts at the
-    default 60 s cap is ~8.5 h): the delay must stay ≤ cap, not overflow."""
-    backoff = Backoff(rng=random.Random(5))
-    delays = [backoff.next() for _ in range(1100)]
-    assert max(delays) <= backoff.cap
-
-
 # ====================================================================== supervisor
 
 
@@ -708,7 +667,7 @@ def service_of(tmp_path: Path, fake: FakeChannel, timeout_ms: int = 5000
     ledger = Ledger(db)
     manager = ChannelManager([fake], Inbox(db))
     service = SendService(ledger, manager, timeout_ms=timeout_ms, retention_ms=86_400_000,
-                          rng=random.Random(1))
+                          backoff=Backoff(base=0.5, cap=30.0, rng=random.Random(1)))
     return service, ledger
 
 

@@ -19,14 +19,9 @@ import pytest
 
 from openclaw import __version__
 from openclaw.config import Config, parse_config
-from openclaw.envfile import (
-    is_secret_key,
-    load_into_environ,
-    read_env_file,
-    redact_env,
-    write_env_file,
-)
+from openclaw.envfile import load_into_environ, read_env_file, write_env_file
 from openclaw.paths import Profile, resolve_profile
+from openclaw.redact import is_secret_key
 from openclaw.service.lasterror import last_error
 from openclaw.service.linger import check_linger
 from openclaw.service.runner import CommandResult, CommandRunner
@@ -522,23 +517,6 @@ def test_load_into_os_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert load_into_environ(path) == 1
     assert os.environ["OPENCLAW_TEST_KEEP"] == "shell"
     assert os.environ["OPENCLAW_TEST_NEW"] == "file"
-
-
-def test_redact_env() -> None:
-    env = {
-        "OPENCLAW_GATEWAY_TOKEN": "t", "TELEGRAM_BOT_TOKEN": "t2",
-        "OPENCLAW_GATEWAY_PASSWORD": "p", "OPENAI_API_KEY": "k", "ANTHROPIC_APIKEY": "k2",
-        "CLIENT_SECRET": "s", "github_token": "lower",
-        "HOME": "/home/a", "PATH": "/bin", "OPENCLAW_PROFILE": "default",
-    }
-    redacted = redact_env(env)
-    assert redacted == {
-        "OPENCLAW_GATEWAY_TOKEN": "***", "TELEGRAM_BOT_TOKEN": "***",
-        "OPENCLAW_GATEWAY_PASSWORD": "***", "OPENAI_API_KEY": "***", "ANTHROPIC_APIKEY": "***",
-        "CLIENT_SECRET": "***", "github_token": "***",
-        "HOME": "/home/a", "PATH": "/bin", "OPENCLAW_PROFILE": "default",
-    }
-    assert env["OPENCLAW_GATEWAY_TOKEN"] == "t"  # the input is not modified
 
 
 # --- systemd: runtime_from_properties --------------------------------------------------

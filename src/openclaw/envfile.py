@@ -18,39 +18,26 @@ from openclaw.paths import ensure_private_dir
 
 __all__ = [
     "SECRET_KEYS",
-    "is_secret_key",
     "load_into_environ",
     "read_env_file",
-    "redact_env",
     "write_env_file",
 ]
 
 #: Variables ``install`` carries from the installing shell into the env file, so a
-#: service sees the same secrets as the shell that installed it.
+#: service sees the same secrets as the shell that installed it; each channel adds
+#: its own (``secret_env`` in the channel registry).
 SECRET_KEYS = (
     "OPENCLAW_GATEWAY_TOKEN",
     "OPENCLAW_GATEWAY_PASSWORD",
-    "TELEGRAM_BOT_TOKEN",
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
 )
-_SECRETISH = re.compile(r"TOKEN|PASSWORD|SECRET|API_?KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _HEADER = (
     "# Environment of the OpenClaw gateway service (owner-only; read at every start).\n"
     "# Put secrets here (OPENCLAW_GATEWAY_TOKEN, TELEGRAM_BOT_TOKEN, ...), one KEY=value per\n"
     "# line, then `openclaw gateway restart`. No reinstall is needed.\n"
 )
-
-
-def is_secret_key(key: str) -> bool:
-    """True for variable names that carry secrets (token, password, API key, ...)."""
-    return bool(_SECRETISH.search(key))
-
-
-def redact_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with the values of secret-named variables replaced by ``***``."""
-    return {key: ("***" if is_secret_key(key) else value) for key, value in env.items()}
 
 
 def _unquote(value: str) -> str:

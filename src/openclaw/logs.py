@@ -4,8 +4,9 @@
   moves to a new file at midnight, rotates by size into at most ``max_archives``
   numbered archives (``openclaw-YYYY-MM-DD.1.log`` is the newest) and deletes dated
   files older than ``retention_days``. Disk use is therefore bounded.
-* :class:`Redactor` removes secrets (the gateway's own token and password, and
-  anything that looks like a credential) before a line is written anywhere.
+* Every line passes a :class:`~openclaw.redact.Redactor` (the gateway's own token
+  and password, and anything that looks like a credential) before it is written
+  anywhere.
 * :func:`tail` is the primitive behind ``logs.tail``: read new whole lines from a
   byte cursor, with ``reset`` when the file was rotated or truncated under the
   reader and ``truncated`` when lines were skipped.
@@ -20,15 +21,16 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from openclaw.redact import Redactor
+
 __all__ = [
     "LEVELS",
     "FileLog",
-    "Redactor",
     "TailResult",
     "setup_logging",
     "tail",
@@ -56,65 +58,6 @@ _NAMES = {
     logging.ERROR: "error",
     logging.CRITICAL: "fatal",
 }
-
-_MASK = "***"
-_SECRET_KEY = r"\w*?(?:token|password|passwd|secret|api[_-]?key|authorization)"
-_DEFAULT_PATTERNS = (
-    r"(?i)(?P<keep>\b(?:bearer|basic)\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
-    # "key": "value with spaces" in JSON text
-    r'(?i)(?P<keep>"' + _SECRET_KEY + r'"\s*:\s*")(?P<secret>(?!\*\*\*")[^"]+)',
-    # key=value, key: value, "key": "value" for credential-like keys (access_token, botToken...)
-    r"(?i)(?P<keep>\b" + _SECRET_KEY + r"\b[\"']?\s*[:=]\s*[\"']?)"
-    r"(?P<secret>(?!\*\*\*)(?!bearer\b|basic\b)[^\s\"',;}&]+)",
-    r"(?P<secret>(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,})",  # Telegram bot tokens, also in URLs
-    r"(?P<secret>\bsk-[A-Za-z0-9_-]{16,})",  # OpenAI/Anthropic-style API keys
-    r"(?P<secret>-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)",
-)
-
-
-class Redactor:
-    """Replaces secrets in text with ``***``.
-
-    Exact secrets (the gateway's token and password) are always removed; on top of
-    them, patterns catch credential-shaped text the gateway did not know about.
-    """
-
-    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
-        self._secrets: list[str] = []
-        for secret in secrets:
-            self.add_secret(secret)
-        self._patterns = [re.compile(p) for p in (*_DEFAULT_PATTERNS, *patterns)]
-
-    def add_secret(self, secret: str | None) -> None:
-        """Remember a secret value to remove verbatim (values shorter than 4 are ignored)."""
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every known secret and credential-shaped value masked."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, _MASK)
-        for pattern in self._patterns:
-            text = pattern.sub(self._mask_match, text)
-        return text
-
-    def redact_value(self, value: Any) -> Any:
-        """Redact every string inside ``value`` (dicts and lists are walked)."""
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, dict):
-            return {k: self.redact_value(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.redact_value(v) for v in value]
-        return value
-
-    @staticmethod
-    def _mask_match(match: re.Match[str]) -> str:
-        groups = match.groupdict()
-        return (groups.get("keep") or "") + _MASK
-
 
 _DATED = re.compile(r"^openclaw-(?P<date>\d{4}-\d{2}-\d{2})(?:\.(?P<n>\d+))?\.log$")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from openclaw.agent.providers.base import Completion, Delta, Message, Provider, ProviderError
 from openclaw.agent.store import RunStore, SessionStore
+from openclaw.backoff import Backoff
 from openclaw.clock import now_ms
 from openclaw.config import Config
 from openclaw.errors import OpenClawError, UsageError
@@ -74,6 +75,8 @@ class AgentRuntime:
         self.emit_event = emit
         self.deliver = deliver
         self.active: dict[str, Run] = {}
+        #: Delays between provider retries; ``delay(n)`` only (runs retry concurrently).
+        self.backoff = Backoff(base=1.0, cap=30.0)
         self._locks: dict[str, asyncio.Lock] = {}
         self._providers: dict[str, Provider] = {}
         self.stopping = False
@@ -324,7 +327,7 @@ class AgentRuntime:
             except ProviderError as exc:
                 if not exc.retryable or run.text or attempt > RETRIES:
                     raise
-                delay = exc.retry_after_s or float(attempt)
+                delay = self.backoff.delay(attempt - 1, exc.retry_after_s)
                 log.warning("agent run %s: %s; retrying in %.1fs", run.run_id, exc.message, delay)
                 await asyncio.sleep(delay)
 

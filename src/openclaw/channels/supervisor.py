@@ -12,41 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from openclaw.backoff import Backoff
 from openclaw.channels.base import Channel, InboundMessage
 from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError
 
-__all__ = ["Backoff", "ChannelSupervisor"]
+__all__ = ["ChannelSupervisor"]
 
 log = logging.getLogger("openclaw.channels")
-
-
-
-class Backoff:
-    """Exponential backoff with full jitter: ``uniform(0, min(cap, base·2ⁿ))``, at least
-    ``floor``; reset after a success."""
-
-    def __init__(self, base: float = 1.0, cap: float = 60.0, floor: float = 0.2,
-                 rng: random.Random | None = None) -> None:
-        self.base, self.cap, self.floor = base, cap, floor
-        self.attempt = 0
-        self.rng = rng or random.Random()
-
-    def next(self) -> float:
-        """The next delay, in seconds."""
-        ceiling = min(self.cap, self.base * (2 ** self.attempt))
-        if ceiling < self.cap:  # stop growing at the cap (2**n would overflow in a long outage)
-            self.attempt += 1
-        return max(self.floor, self.rng.uniform(0, ceiling))
-
-    def reset(self) -> None:
-        """Back to the shortest delay."""
-        self.attempt = 0
-
 
 Sink = Callable[[Channel, list[InboundMessage], str | None], Awaitable[None]]
 
@@ -60,7 +36,7 @@ class ChannelSupervisor:
         self.channel = channel
         self.load_cursor = load_cursor
         self.sink = sink
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(base=1.0, cap=60.0, floor=0.2)
         self.connect_timeout_s = connect_timeout_s
         self.running = False
         self.connected = False
@@ -149,7 +125,7 @@ class ChannelSupervisor:
             if self._stopping:
                 break
             self.reconnect_attempts += 1
-            delay = max(self.backoff.next(), asked_wait or 0.0)
+            delay = self.backoff.next(asked_wait)
             self.next_retry_at = now_ms() + int(delay * 1000)
             log.warning("%s/%s: %s; retrying in %.1fs (attempt %d)", *self.key, self.last_error,
                         delay, self.reconnect_attempts)

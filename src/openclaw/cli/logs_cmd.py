@@ -137,7 +137,7 @@ class _Reader:
 
 def logs(ns: argparse.Namespace) -> int:
     """Show the last lines, and with ``--follow`` keep showing new ones."""
-    from openclaw.client.core import Backoff
+    from openclaw.backoff import Backoff
     from openclaw.client.sync import GatewayClient
 
     if not 1 <= ns.limit <= 5000:
@@ -149,7 +149,7 @@ def logs(ns: argparse.Namespace) -> int:
     reader = _Reader(ns, printer)
     timeout = timeout_s(ns)
     client: GatewayClient | None = None
-    delays = None
+    backoff: Backoff | None = None  # set while reconnecting
     try:
         while True:
             try:
@@ -157,10 +157,10 @@ def logs(ns: argparse.Namespace) -> int:
                     client = GatewayClient(target.url, token=target.token,
                                            password=target.password, timeout=timeout)
                     client.connect()
-                    if delays is not None:
+                    if backoff is not None:
                         printer.notice(f"reconnected to {target.url}")
                         reader.resync = True
-                        delays = None
+                        backoff = None
                 reader.poll(client, timeout)
                 if not ns.follow:
                     return 0
@@ -171,9 +171,9 @@ def logs(ns: argparse.Namespace) -> int:
                 if client is not None:
                     client.close()
                 client = None
-                if delays is None:
-                    delays = Backoff(initial=0.5, maximum=10.0).delays()
-                delay = next(delays)
+                if backoff is None:
+                    backoff = Backoff(base=0.5, cap=10.0)
+                delay = backoff.next()
                 printer.notice(f"{exc.message}; retrying in {delay:.1f}s")
                 time.sleep(delay)  # reconnect backoff
     except KeyboardInterrupt:

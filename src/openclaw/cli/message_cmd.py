@@ -44,6 +44,7 @@ def _media(items: list[str] | None) -> list[str]:
 
 def send(ns: argparse.Namespace) -> int:
     """Send ``--message`` (and ``--media``) to ``--target``; print the delivery."""
+    from openclaw.backoff import Backoff
     from openclaw.client.sync import GatewayClient
 
     key = ns.idempotency_key
@@ -67,7 +68,7 @@ def send(ns: argparse.Namespace) -> int:
     budget = timeout_s(ns)
     deadline = time.monotonic() + budget
     connected_once = False
-    delay = 0.2
+    backoff = Backoff(base=0.2, cap=2.0)
     while True:
         remaining = max(0.05, deadline - time.monotonic())
         try:
@@ -77,6 +78,7 @@ def send(ns: argparse.Namespace) -> int:
                 result = client.call("send", params, timeout=remaining)
             break
         except GatewayUnreachable as exc:
+            delay = backoff.next()
             # Never reached: fail fast. Lost mid-request: the same key is safe to retry.
             if not connected_once or time.monotonic() + delay >= deadline:
                 raise GatewayUnreachable(
@@ -84,13 +86,12 @@ def send(ns: argparse.Namespace) -> int:
                     if connected_once else exc.message) from None
             sys.stderr.write(f"openclaw: {exc.message}; retrying with the same key\n")
             time.sleep(delay)  # backoff before reconnecting; there is no event to wait on
-            delay = min(delay * 2, 2.0)
         except RequestError as exc:
+            delay = backoff.next(None if exc.retry_after_ms is None else exc.retry_after_ms / 1000)
             # e.g. "the gateway is stopping": the same key is answered after the restart.
             if exc.retryable and connected_once and time.monotonic() + delay < deadline:
                 sys.stderr.write(f"openclaw: {exc.message}; retrying with the same key\n")
                 time.sleep(delay)
-                delay = min(delay * 2, 2.0)
                 continue
             if exc.details and exc.details.get("reason") == "outcome-unknown":
                 exc.message += f" (idempotency key {key})"

@@ -22,9 +22,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
+from openclaw.backoff import Backoff
 from openclaw.client.core import (
     ALL_SCOPES,
-    Backoff,
     closed_error,
     connect_params,
     handshake_error,
@@ -46,7 +46,8 @@ class AsyncGatewayClient:
         token, password: the shared secret.
         client_id, mode, scopes, instance_id: identity sent in ``connect``.
         reconnect: reconnect after a drop (not after an auth refusal).
-        backoff: reconnect delays.
+        backoff: reconnect delays (this client counts its attempts in it: give each
+            client its own).
         connect_timeout: seconds for one connection attempt including the handshake.
         max_queued_events: events kept for :meth:`events`; the oldest are dropped past it.
     """
@@ -182,8 +183,10 @@ class AsyncGatewayClient:
                 self._disconnected.set()
             if self._closing or not self.reconnect:
                 return
-            for delay in self.backoff.delays():
-                await asyncio.sleep(delay)
+            self.backoff.reset()
+            retry_after: float | None = None
+            while True:
+                await asyncio.sleep(self.backoff.next(retry_after))
                 if self._closing:
                     return
                 try:
@@ -194,6 +197,8 @@ class AsyncGatewayClient:
                     return
                 except OpenClawError as exc:
                     log.info("reconnect failed, retrying: %s", exc.message)
+                    retry_after = (None if exc.retry_after_ms is None
+                                   else exc.retry_after_ms / 1000)
 
     async def _read(self, ws: ClientConnection) -> None:
         watchdog = asyncio.get_running_loop().create_task(self._watch_ticks(ws))

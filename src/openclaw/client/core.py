@@ -1,6 +1,5 @@
-"""What the sync and async clients share, with no I/O: connect params, reconnect
-backoff, matching responses (with ``expect_final``) and turning failures into the
-project's errors."""
+"""What the sync and async clients share, with no I/O: connect params, matching
+responses (with ``expect_final``) and turning failures into the project's errors."""
 
 from __future__ import annotations
 
@@ -12,14 +11,11 @@ from openclaw.errors import AuthError, GatewayUnreachable, OpenClawError, Reques
 
 TYPE_CHECKING = False  # typing, dataclasses, uuid cost import time on the CLI path
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Iterator
     from typing import Any
 
 __all__ = [
     "ALL_SCOPES",
     "INTERIM_STATUSES",
-    "Backoff",
     "connect_params",
     "handshake_error",
     "is_interim",
@@ -120,32 +116,3 @@ def closed_error(url: str, code: int | None, reason: str, during: str) -> Gatewa
     label = f"{code} {hint}".strip() if code else "no close frame"
     text = f": {reason}" if reason else ""
     return GatewayUnreachable(f"gateway at {url} closed the connection {during} ({label}){text}")
-
-
-class Backoff:
-    """Exponential backoff with jitter: 1 s doubling to 30 s, each delay ±``jitter``."""
-
-    __slots__ = ("factor", "initial", "jitter", "maximum")
-
-    def __init__(
-        self,
-        initial: float = 1.0,
-        maximum: float = 30.0,
-        factor: float = 2.0,
-        jitter: float = 0.25,
-    ) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.factor = factor
-        self.jitter = jitter
-
-    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
-        """Yield successive delays forever."""
-        import random
-
-        source = rng or random.Random()
-        delay = self.initial
-        while True:
-            spread = delay * self.jitter
-            yield max(0.0, delay + source.uniform(-spread, spread))
-            delay = min(self.maximum, delay * self.factor)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from openclaw.atomicfile import write_atomic
 from openclaw.clock import now_ms
 
 __all__ = ["Heartbeat"]
@@ -69,9 +69,7 @@ class Heartbeat:
     def set_enabled(self, enabled: bool) -> None:
         """Flip the switch, persist it, and (re)start or stop the timer."""
         self.enabled = enabled
-        tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"enabled": enabled}), encoding="utf-8")
-        os.replace(tmp, self._state_path)
+        write_atomic(self._state_path, json.dumps({"enabled": enabled}), 0o600)
         self.stop()
         self.start()
 

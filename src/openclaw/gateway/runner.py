@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from openclaw import __version__
+from openclaw.atomicfile import write_atomic
 from openclaw.clock import now_ms
 from openclaw.config import load_config
 from openclaw.envfile import load_into_environ
 from openclaw.errors import OpenClawError, PortInUseError
 from openclaw.gateway.settings import GatewayFlags, GatewaySettings, resolve_settings
 from openclaw.gateway.supervisor import SupervisorLink
-from openclaw.logs import LEVELS, FileLog, Redactor, setup_logging
+from openclaw.logs import LEVELS, FileLog, setup_logging
 from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
+from openclaw.redact import Redactor
 
 if TYPE_CHECKING:
     from openclaw.gateway.app import App
@@ -184,11 +186,7 @@ def _write_runtime(profile: Profile, settings: GatewaySettings, port: int, boot_
         "startedAt": now_ms(),
         "profile": profile.name,
     }
-    tmp = profile.runtime_path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(json.dumps(record))
-    os.replace(tmp, profile.runtime_path)
+    write_atomic(profile.runtime_path, json.dumps(record), 0o600)
 
 
 def _say_how_configured(

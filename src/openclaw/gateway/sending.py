@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
+from openclaw.backoff import Backoff
 from openclaw.channels.base import ChannelError, OutboundMessage
 from openclaw.channels.manager import ChannelManager
 from openclaw.channels.supervisor import ChannelSupervisor
@@ -38,12 +38,13 @@ class SendService:
     """Accepts ``send`` requests and sees each key through to one final outcome."""
 
     def __init__(self, ledger: Ledger, channels: ChannelManager, *, timeout_ms: int,
-                 retention_ms: int, rng: random.Random | None = None) -> None:
+                 retention_ms: int, backoff: Backoff | None = None) -> None:
         self.ledger = ledger
         self.channels = channels
         self.timeout_ms = timeout_ms
         self.retention_ms = retention_ms
-        self.rng = rng or random.Random()
+        #: Retry delays; ``delay(n)`` only, so one object serves every key's loop.
+        self.backoff = backoff or Backoff(base=0.5, cap=30.0)
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.calling: set[str] = set()  # keys with a channel call in progress
@@ -186,7 +187,7 @@ class SendService:
     def _failed(self, key: str, channel: str, exc: ChannelError, attempt: int,
                 deadline_ms: int) -> int | None:
         """Record a failed call: the delay before the next try, or None when final."""
-        wait_ms = self._retry_delay_ms(exc, attempt)
+        wait_ms = int(self.backoff.delay(attempt - 1, exc.retry_after_s) * 1000)
         error = error_object("UNAVAILABLE", f"{channel}: {exc.message}",
                              {"channel": channel, "status": exc.status})
         if exc.maybe_delivered:
@@ -207,11 +208,6 @@ class SendService:
         self.ledger.failed(key, error)
         self._settle(key, error=error)
         return None
-
-    def _retry_delay_ms(self, exc: ChannelError, attempt: int) -> int:
-        if exc.retry_after_s is not None:
-            return int(exc.retry_after_s * 1000)
-        return int(self.rng.uniform(0.5, 1.0) * min(30_000, 500 * 2 ** (attempt - 1)))
 
     # ------------------------------------------------------------------ lifecycle
 

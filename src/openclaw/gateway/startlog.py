@@ -14,8 +14,9 @@ from pathlib import Path
 
 from openclaw.configfile import get_path, read_document
 from openclaw.errors import ConfigError
-from openclaw.logs import FileLog, Redactor
+from openclaw.logs import FileLog
 from openclaw.paths import Profile
+from openclaw.redact import Redactor
 
 __all__ = ["record_start_failure"]
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from openclaw.envfile import is_secret_key, read_env_file, write_env_file
+from openclaw.envfile import read_env_file, write_env_file
 from openclaw.errors import ConfigError, ExitCode, OpenClawError
 from openclaw.paths import Profile
+from openclaw.redact import is_secret_key
 from openclaw.result import CommandResult
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
 from openclaw.service.verify import WaitOptions

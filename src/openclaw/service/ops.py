@@ -373,7 +373,8 @@ def _write_env_file(profile: Profile, inline: Mapping[str, str],
                     shell: Mapping[str, str] | None) -> tuple[list[str], list[str]]:
     """Create/merge the owner-only env file: ``(keys carried into it, inline secret
     names moved out of the old definition)``."""
-    from openclaw.envfile import SECRET_KEYS, is_secret_key, read_env_file, write_env_file
+    from openclaw.envfile import SECRET_KEYS, read_env_file, write_env_file
+    from openclaw.redact import is_secret_key
 
     path = profile.service_env_path
     values = read_env_file(path)
@@ -383,7 +384,9 @@ def _write_env_file(profile: Profile, inline: Mapping[str, str],
         if key not in values:
             values[key] = inline[key]
             carried.append(key)
-    for key in SECRET_KEYS:
+    from openclaw.channels.registry import secret_env_names
+
+    for key in (*SECRET_KEYS, *secret_env_names()):
         shell_value = shell.get(key) if shell is not None else None
         if shell_value and values.get(key) != shell_value:
             values[key] = shell_value

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from openclaw.configfile import get_path, read_document, resolve_port
-from openclaw.envfile import read_env_file, redact_env
+from openclaw.envfile import read_env_file
 from openclaw.errors import (
     EXIT_AUTH,
     EXIT_FAILURE,
@@ -29,6 +29,7 @@ from openclaw.errors import (
     OpenClawError,
 )
 from openclaw.paths import Profile
+from openclaw.redact import MASK, redact_env
 from openclaw.result import CommandResult
 from openclaw.service.backend import InstalledService, Runtime, ServiceBackend
 from openclaw.service.lasterror import log_dir_of
@@ -98,7 +99,7 @@ def _service_layer(backend: ServiceBackend | None, installed: InstalledService |
             "keys": sorted(read_env_file(env_path)),
         },
         "inlineSecrets": sorted(k for k, v in redact_env(installed.environment).items()
-                                if v == "***") if installed else [],
+                                if v == MASK) if installed else [],
     }
     return layer
 

@@ -37,6 +37,7 @@ import httpx
 import msgspec
 
 from openclaw.agent.providers.base import ProviderError, ProviderErrorKind
+from openclaw.redact import Redactor
 
 __all__ = [
     "Event",
@@ -54,7 +55,6 @@ _ERROR_BODY_LIMIT: Final = 64 * 1024  # bytes of an error answer read to find it
 _MESSAGE_LIMIT: Final = 500  # characters of a server's message kept in ours
 _DRAIN_GRACE_S: Final = 0.5  # after the last event, read on this long for the body's end
 _CONNECT_TIMEOUT_S: Final = 30.0
-_MIN_SECRET: Final = 6  # shorter "secrets" are not masked in messages
 
 
 # --- the parser ----------------------------------------------------------------------
@@ -211,13 +211,14 @@ def error_message(body: bytes) -> tuple[str | None, str | None]:
 
 
 def status_error(provider_id: str, status: int, reason: str, headers: httpx.Headers,
-                 body: bytes, *, secrets: tuple[str, ...] = ()) -> ProviderError:
+                 body: bytes, *, redactor: Redactor | None = None) -> ProviderError:
     """The :class:`ProviderError` for a non-2xx answer (nothing has been streamed yet).
 
     401/403 → auth; 429 → rate-limit (retryable, ``Retry-After`` honoured; not
     retryable when the body says the quota is used up); 408 → timeout (retryable);
     5xx (including Anthropic's 529 "overloaded") → server (retryable); any other
     status → bad-request with the API's own message (an unknown model, a bad field).
+    The message passes ``redactor``: a server may echo the API key back.
     """
     message, code = error_message(body)
     detail = f"HTTP {status} {reason}".rstrip() + (f": {message}" if message else "")
@@ -234,16 +235,10 @@ def status_error(provider_id: str, status: int, reason: str, headers: httpx.Head
         kind, text, retryable = "server", "server error", True
     else:
         kind, text, retryable = "bad-request", "rejected the request", False
-    message = _scrub(f"{provider_id} {text} ({detail})", secrets)
+    message = (redactor or Redactor()).redact(f"{provider_id} {text} ({detail})")
     return ProviderError(kind, _clip(message), status=status,
                          retry_after_s=retry_after if retryable else None,
                          retryable=retryable)
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def _clip(text: str) -> str:
@@ -280,8 +275,7 @@ class SSECall:
         self.streamed = False
         self._transport = transport
         self._request = request
-        # Masking a very short "key" (a test's "k") would mangle every message instead.
-        self._secrets = tuple(s for s in secrets if s and len(s) >= _MIN_SECRET)
+        self._redactor = Redactor(secrets)
         self._deadline = asyncio.get_running_loop().time() + timeout_s
         self._response: httpx.Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
@@ -301,7 +295,7 @@ class SSECall:
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret of this call masked."""
-        return _scrub(text, self._secrets)
+        return self._redactor.redact(text)
 
     async def open(self) -> None:
         """Send the request and check the status; raise ProviderError when it failed."""
@@ -329,7 +323,7 @@ class SSECall:
             finally:
                 await self.aclose()
             raise status_error(self.provider_id, response.status_code, response.reason_phrase,
-                               response.headers, body, secrets=self._secrets)
+                               response.headers, body, redactor=self._redactor)
         self._chunks = response.aiter_bytes()
 
     async def read(self) -> list[Event] | None:

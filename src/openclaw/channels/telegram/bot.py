@@ -25,7 +25,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -40,6 +40,7 @@ from openclaw.channels.base import (
 )
 from openclaw.channels.http import channel_transport
 from openclaw.channels.telegram import CHANNEL, TelegramAccount
+from openclaw.redact import Redactor
 
 __all__ = ["TelegramChannel"]
 
@@ -49,7 +50,6 @@ logger = logging.getLogger("openclaw.channels.telegram")
 logging.getLogger("httpx").setLevel(logging.CRITICAL + 1)
 
 
-_MASK = "***"
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 _CALL_TIMEOUT_S = 30.0  # getMe, sendMessage, uploads (per read/write, not in total)
 _POLL_SLACK_S = 10  # the HTTP timeout of getUpdates beyond its long-poll timeout
@@ -87,7 +87,7 @@ class TelegramChannel:
         self.account = account
         self.account_id = account.account_id
         self.username: str | None = None
-        self._token = account.token
+        self._redactor = Redactor([account.token])  # masks it raw and URL-encoded
         # The transport (httpx's connection pool) is used directly: the Bot API needs
         # none of the client layer (redirects, cookies, auth, base-URL merging), and
         # skipping it cuts the CPU of each call by about a third (docs/benchmarks.md).
@@ -345,11 +345,8 @@ class TelegramChannel:
         return ChannelError(message, transient=True, maybe_delivered=maybe_delivered)
 
     def _scrub(self, text: str) -> str:
-        """``text`` without the bot token (raw or URL-encoded)."""
-        for form in {self._token, quote(self._token, safe=""), quote(self._token)}:
-            if form:
-                text = text.replace(form, _MASK)
-        return text
+        """``text`` without the bot token, or any other credential-shaped text."""
+        return self._redactor.redact(text)
 
     # -- helpers ----------------------------------------------------------------------
 
