@@ -13,7 +13,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from openclaw.cli.common import print_json, profile_of, wants_json
+from openclaw.cli.common import profile_of, wants_json
+from openclaw.cli.render import print_json
 from openclaw.errors import ConfigError, UsageError
 from openclaw.service.backend import (
     ServiceBackend,

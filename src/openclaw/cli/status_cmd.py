@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from openclaw.cli.common import print_json, wants_json
+from openclaw.cli.common import wants_json
+from openclaw.cli.render import print_json
 from openclaw.errors import OpenClawError
 
 if TYPE_CHECKING:
