@@ -90,7 +90,7 @@ def _gateway_line(gateway: dict[str, Any], color: bool) -> str:
     if not gateway.get("reachable"):
         error = gateway.get("error") or {}
         word = "refused our credentials" if error.get("kind") == "auth" else "not reachable"
-        line = f"Gateway:  {paint(word, 'red', color)} at {gateway['url']} ({error.get('message')})"
+        line = f"Gateway:  {paint(word, 'red', color)}: {error.get('message')}"
         if error.get("hint"):
             line += f"\n          hint: {error['hint']}"
         return line

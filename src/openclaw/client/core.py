@@ -123,9 +123,9 @@ def auth_hint(
             return "check --token (with --url, stored credentials are not used)"
         if token_source == "token-file":
             where = token_file or "the generated token file"
-            return (f"the CLI sent the generated token from {where}, but the gateway uses "
-                    "another one; pass --token or set OPENCLAW_GATEWAY_TOKEN to the "
-                    "gateway's token")
+            return (f"the CLI sent the generated token from {where}, but the gateway was "
+                    "started with another one (its OPENCLAW_GATEWAY_TOKEN or "
+                    "gateway.auth.token, or an older file): pass --token, or restart it")
         place = _TOKEN_PLACES.get(token_source or "")
         if place:
             return f"the token from {place} differs from the gateway's; check it"
