@@ -122,3 +122,245 @@ def test_logs_once(gateway: GatewayProcess) -> None:
 def test_logs_gateway_down(home: Path) -> None:
     result = cli(home, "logs", env={"OPENCLAW_GATEWAY_PORT": str(free_port())}, timeout=10)
     assert result.returncode == 69
+
+
+# --- one renderer: --json failures, usage errors -----------------------------------
+
+
+def test_json_failure_is_an_object_on_stdout_with_the_same_exit(home: Path) -> None:
+    env = {"OPENCLAW_GATEWAY_PORT": str(free_port())}
+    result = cli(home, "health", "--json", env=env, timeout=10)
+    assert result.returncode == 69 and result.stderr == ""
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert document["error"]["code"] == "UNAVAILABLE"
+    assert "connection refused" in document["error"]["message"]
+    assert set(document["error"]) >= {"code", "message", "hint"}
+    usage = cli(home, "--json", "message", "send", "-m", "x")
+    assert usage.returncode == 2 and usage.stderr == ""
+    assert json.loads(usage.stdout)["error"]["hint"] == "see 'openclaw message send --help'"
+
+
+def test_usage_errors_point_at_the_subcommand_help(home: Path) -> None:
+    missing = cli(home, "message", "send", "-m", "x")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        "openclaw: error: the following arguments are required: --target/--to "
+        "(see 'openclaw message send --help')"]
+    limit = cli(home, "logs", "--limit", "0")
+    assert limit.returncode == 2
+    assert limit.stderr.strip() == ("openclaw: error: --limit must be between 1 and 5000 "
+                                    "(see 'openclaw logs --help')")
+    bare = cli(home, "message")
+    assert bare.returncode == 2 and "see 'openclaw message --help'" in bare.stderr
+
+
+# --- auth hints that are true ------------------------------------------------------
+
+
+def test_auth_hints_name_the_real_source_of_the_token(gateway: GatewayProcess) -> None:
+    explicit = cli(gateway.home, "health", "--url", gateway.url)
+    assert explicit.returncode == 77
+    assert "OPENCLAW_GATEWAY_TOKEN" not in explicit.stderr  # ignored with --url
+    assert "hint: pass --token" in explicit.stderr
+    token_file = gateway.state_dir / "credentials" / "gateway-token"
+    token_file.write_text("not-the-gateways-token\n")  # the gateway keeps the one it read
+    env = {"OPENCLAW_GATEWAY_PORT": str(gateway.port)}
+    mismatch = cli(gateway.home, "health", env=env)
+    assert mismatch.returncode == 77
+    assert "~/.openclaw/credentials/gateway-token" in mismatch.stderr
+    assert "not-the-gateways-token" not in mismatch.stderr
+    as_json = json.loads(cli(gateway.home, "health", "--json", env=env).stdout)
+    assert "gateway-token" in as_json["error"]["hint"]
+    assert as_json["error"]["details"]["code"] == "AUTH_TOKEN_MISMATCH"
+
+
+# --- keys only when they are of use ------------------------------------------------
+
+
+def test_message_send_without_a_channel_prints_no_key_and_the_quick_start_hint(
+    gateway: GatewayProcess,
+) -> None:
+    env = {"OPENCLAW_GATEWAY_PORT": str(gateway.port)}
+    result = cli(gateway.home, "message", "send", "--target", "123", "-m", "hi", env=env)
+    assert result.returncode == 1
+    assert "key" not in result.stderr and result.stdout == ""
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "channels.telegram.botToken" in result.stderr
+
+
+def test_agent_prints_its_run_id_only_once_the_run_is_accepted(
+    gateway: GatewayProcess, tmp_path: Path,
+) -> None:
+    env = {"OPENCLAW_GATEWAY_PORT": str(gateway.port)}
+    refused = cli(gateway.home, "agent", "-m", "hi", "--timeout", "0", env=env)
+    assert refused.returncode == 1 and "run id" not in refused.stderr
+    down = cli(gateway.home, "agent", "-m", "hi",
+               env={"OPENCLAW_GATEWAY_PORT": str(free_port())}, timeout=10)
+    assert down.returncode == 69 and "run id" not in down.stderr
+    ok = cli(gateway.home, "agent", "-m", "what is 6*7", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.startswith("run id: ") and "42" in ok.stdout
+
+
+def test_agent_message_file_and_stdin(gateway: GatewayProcess, tmp_path: Path) -> None:
+    env = clean_env(gateway.home, OPENCLAW_GATEWAY_PORT=str(gateway.port))
+    question = tmp_path / "question.txt"
+    question.write_text("what is 6*7\n")
+    from_file = cli(gateway.home, "agent", "--message-file", str(question),
+                    env={"OPENCLAW_GATEWAY_PORT": str(gateway.port)})
+    assert from_file.returncode == 0, from_file.stderr
+    assert "42" in from_file.stdout
+    from_stdin = subprocess.run(
+        [sys.executable, "-m", "openclaw", "agent", "--message-file", "-", "--json"],
+        input="what is 2+3", env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert "5" in json.dumps(json.loads(from_stdin.stdout)["result"])
+    both = cli(gateway.home, "agent", "-m", "x", "--message-file", str(question))
+    assert both.returncode == 2 and len(both.stderr.strip().splitlines()) == 1
+    neither = cli(gateway.home, "agent")
+    assert neither.returncode == 2 and "--message-file" in neither.stderr
+    missing = cli(gateway.home, "agent", "--message-file", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "cannot read --message-file" in missing.stderr
+
+
+# --- health --verbose, logs --plain ------------------------------------------------
+
+
+def test_health_verbose_shows_the_whole_snapshot(gateway: GatewayProcess) -> None:
+    env = {"OPENCLAW_GATEWAY_PORT": str(gateway.port)}
+    for command in (["health"], ["gateway", "health"]):
+        result = cli(gateway.home, *command, "--verbose", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "agent main (default): heartbeat every 30m" in result.stdout
+        assert f"Process: pid {gateway.pid}" in result.stdout
+        assert "Outbox: no sends yet" in result.stdout
+    short = cli(gateway.home, "health", env=env)
+    assert "Process:" not in short.stdout
+
+
+def test_logs_plain_is_just_the_messages(gateway: GatewayProcess) -> None:
+    env = {"OPENCLAW_GATEWAY_PORT": str(gateway.port)}
+    result = cli(gateway.home, "logs", "--plain", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("listening on ws://") for line in lines)
+    assert not any(" info " in line or line.startswith("20") for line in lines)
+    both = cli(gateway.home, "logs", "--plain", "--json", env=env)
+    assert both.returncode == 2
+
+
+# --- logs without a gateway: the local file log ------------------------------------
+
+
+def test_logs_reads_the_local_file_when_the_gateway_refused_to_start(home: Path) -> None:
+    state = home / ".openclaw"
+    state.mkdir()
+    (state / "openclaw.json").write_text('{"gateway": {"prot": 1}}')
+    status, _ = GatewayProcess(home).run_to_exit()
+    assert status == 78
+    result = cli(home, "logs", env={"OPENCLAW_GATEWAY_PORT": str(free_port())}, timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "gateway failed to start: invalid config" in result.stdout
+    notice = result.stderr.strip().splitlines()
+    assert len(notice) == 1 and "reading the local file log ~/.openclaw/logs/" in notice[0]
+    data = cli(home, "logs", "--json", env={"OPENCLAW_GATEWAY_PORT": str(free_port())})
+    assert json.loads(data.stdout.splitlines()[0])["source"] == "local"
+    # An explicit --url may be another machine: its log is not here, so no fallback.
+    remote = cli(home, "logs", "--url", f"ws://127.0.0.1:{free_port()}", "--token", "t")
+    assert remote.returncode == 69 and remote.stdout == ""
+
+
+def test_logs_follow_keeps_following_the_local_file(home: Path) -> None:
+    import queue
+    import threading
+    import time
+
+    logs = home / ".openclaw" / "logs"
+    logs.mkdir(parents=True)
+    path = logs / f"openclaw-{time.strftime('%Y-%m-%d')}.log"
+    path.write_text(json.dumps({"time": "2026-01-01T00:00:00Z", "level": "info",
+                                "subsystem": "gateway", "message": "before"}) + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openclaw", "logs", "--follow", "--plain", "--interval", "50"],
+        env=clean_env(home, OPENCLAW_GATEWAY_PORT=str(free_port())),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        assert lines.get(timeout=15) == "before"
+        with path.open("a") as stream:
+            stream.write(json.dumps({"message": "after"}) + "\nnot json\n")
+        assert lines.get(timeout=15) == "after"
+        assert lines.get(timeout=15) == "not json"
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=15)
+    assert stderr.count("reading the local file log") == 1
+
+
+# --- a second gateway leaves the running one's log alone ---------------------------
+
+
+def test_a_failed_second_gateway_does_not_write_into_the_running_ones_log(
+    gateway: GatewayProcess,
+) -> None:
+    from openclaw.service.lasterror import last_error
+
+    for extra in ([], ["--port", str(gateway.port)]):
+        status, output = GatewayProcess(gateway.home, *extra, port=None).run_to_exit()
+        assert status == 1
+        assert output.strip().count("\n") == 0 and "already running" in output
+    own_log = "".join(p.read_text() for p in gateway.log_dir.glob("openclaw-*.log"))
+    assert "failed to start" not in own_log and "listening on" in own_log
+    aside = (gateway.log_dir / "gateway.err.log").read_text()
+    assert aside.count("gateway failed to start: another gateway") == 2
+    found = last_error(gateway.log_dir)  # what `gateway status` shows for a failed service
+    assert found is not None and "already running" in found["message"]
+
+
+# --- openclaw status: the overview -------------------------------------------------
+
+
+def test_status_overview_against_a_running_gateway(gateway: GatewayProcess) -> None:
+    env = {"OPENCLAW_GATEWAY_PORT": str(gateway.port), "XDG_RUNTIME_DIR": ""}
+    human = cli(gateway.home, "status", env=env)
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert lines[0].startswith(f"Gateway:  reachable at {gateway.url} (version {__version__}, "
+                               f"pid {gateway.pid}, up ")
+    assert lines[0].endswith(f"port {gateway.port}, auth token)")
+    assert lines[1].startswith("Service:  ")
+    assert "Channels: none configured" in lines
+    assert "Sessions: none yet" in lines
+    assert "offline/echo (the built-in offline model" in human.stdout
+    assert "\x1b[" not in human.stdout  # not a terminal: no colour
+    cli(gateway.home, "agent", "-m", "hi", env=env)
+    data = json.loads(cli(gateway.home, "status", "--json", env=env).stdout)
+    assert data["ok"] is True and data["gateway"]["pid"] == gateway.pid
+    assert data["gateway"]["authMode"] == "token" and data["gateway"]["port"] == gateway.port
+    assert data["channels"] == [] and data["model"]["offline"] is True
+    assert data["sessions"]["recent"][0]["key"] == "main"
+    assert set(data["service"]) >= {"available"}
+    assert gateway.token not in json.dumps(data)
+
+
+def test_status_overview_with_the_gateway_down(home: Path) -> None:
+    port = free_port()
+    human = cli(home, "status", env={"OPENCLAW_GATEWAY_PORT": str(port)}, timeout=10)
+    assert human.returncode == 3
+    assert human.stdout.startswith("Gateway:  not reachable: ")
+    assert f"ws://127.0.0.1:{port}" in human.stdout
+    assert "Model:    unknown" in human.stdout
+    data = cli(home, "status", "--json", env={"OPENCLAW_GATEWAY_PORT": str(port)}, timeout=10)
+    assert data.returncode == 3
+    document = json.loads(data.stdout)
+    assert document["ok"] is False and document["gateway"]["reachable"] is False
+    assert document["gateway"]["error"]["kind"] == "unreachable"
+    assert document["channels"] is None and document["model"] is None

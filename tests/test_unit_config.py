@@ -19,7 +19,7 @@ from openclaw.config import (
     parse_config,
     parse_duration_ms,
 )
-from openclaw.errors import EXIT_CONFIG, ConfigError
+from openclaw.errors import ConfigError, ExitCode
 
 SOURCE = "/etc/openclaw.json"
 
@@ -169,7 +169,7 @@ def test_unknown_key_names_the_dotted_path(document: dict[str, Any], key: str) -
     assert error.key == key
     assert "unknown key" in error.reason
     assert str(error).startswith(f"invalid config {SOURCE}: {key}: unknown key")
-    assert error.exit_code == EXIT_CONFIG
+    assert error.exit_code == ExitCode.CONFIG
 
 
 def test_snake_case_key_is_unknown() -> None:

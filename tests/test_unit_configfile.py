@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from openclaw.configfile import get_path, read_document, resolve_port
-from openclaw.errors import EXIT_CONFIG, ConfigError
+from openclaw.errors import ConfigError, ExitCode
 
 # --- read_document -------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ def test_invalid_document_names_the_file(tmp_path: Path, text: str) -> None:
     assert str(path) in str(error)
     assert error.path == str(path)
     assert "not valid JSON5" in error.reason
-    assert error.exit_code == EXIT_CONFIG
+    assert error.exit_code == ExitCode.CONFIG
 
 
 @pytest.mark.parametrize("text", ["[]", "[1, 2]", '"text"', "42", "null", "true", "// c\n[1,]"])
@@ -170,7 +170,7 @@ def test_bad_env_port(value: str) -> None:
     assert error.key == "OPENCLAW_GATEWAY_PORT"
     assert "not a port number" in error.reason
     assert repr(value) in error.reason
-    assert error.exit_code == EXIT_CONFIG
+    assert error.exit_code == ExitCode.CONFIG
 
 
 @pytest.mark.parametrize("value", ["65536", "-1", "100000"])

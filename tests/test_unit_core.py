@@ -11,6 +11,7 @@ from openclaw import PROTOCOL_VERSION, __version__
 from openclaw.client.core import (
     ALL_SCOPES,
     INTERIM_STATUSES,
+    auth_hint,
     closed_error,
     connect_params,
     handshake_error,
@@ -18,9 +19,8 @@ from openclaw.client.core import (
     new_id,
 )
 from openclaw.errors import (
-    EXIT_AUTH,
-    EXIT_UNAVAILABLE,
     AuthError,
+    ExitCode,
     GatewayUnreachable,
     RequestError,
 )
@@ -146,22 +146,36 @@ def test_auth_codes_map_to_auth_error(code: str) -> None:
     error = handshake_error(URL, {"code": "INVALID_REQUEST", "message": "unauthorized: x",
                                   "details": {"code": code}})
     assert isinstance(error, AuthError)
-    assert error.exit_code == EXIT_AUTH == 77
+    assert error.exit_code == ExitCode.AUTH == 77
     assert URL in error.message
     assert "unauthorized: x" in error.message
     assert error.details == {"code": code}
 
 
 def test_auth_hints() -> None:
-    def message(code: str) -> str:
-        return handshake_error(URL, {"code": "INVALID_REQUEST", "message": "m",
-                                     "details": {"code": code}}).message
+    def hint(code: str) -> str:
+        error = handshake_error(URL, {"code": "INVALID_REQUEST", "message": "m",
+                                      "details": {"code": code}})
+        assert error.hint is not None and error.hint not in error.message
+        return error.hint
 
-    assert "--token" in message("AUTH_TOKEN_MISSING")
-    assert "OPENCLAW_GATEWAY_TOKEN" in message("AUTH_TOKEN_MISMATCH")
-    assert "--password" in message("AUTH_PASSWORD_MISSING")
-    assert "wait and retry" in message("AUTH_RATE_LIMITED")
-    assert "check the gateway's auth settings" in message("AUTH_WHATEVER")
+    assert "--token" in hint("AUTH_TOKEN_MISSING")
+    assert "OPENCLAW_GATEWAY_TOKEN" in hint("AUTH_TOKEN_MISMATCH")
+    assert "--password" in hint("AUTH_PASSWORD_MISSING")
+    assert "wait and retry" in hint("AUTH_RATE_LIMITED")
+    assert "check the gateway's auth settings" in hint("AUTH_WHATEVER")
+
+
+def test_auth_hints_say_only_what_is_true() -> None:
+    # With --url the environment is ignored, so suggesting it would mislead.
+    for code in ("AUTH_TOKEN_MISSING", "AUTH_TOKEN_MISMATCH", "AUTH_PASSWORD_MISSING"):
+        text = auth_hint(code, explicit_url=True)
+        assert "OPENCLAW_GATEWAY" not in text and "--url" in text
+    generated = auth_hint("AUTH_TOKEN_MISMATCH", token_source="token-file",
+                          token_file="~/.openclaw/credentials/gateway-token")
+    assert "~/.openclaw/credentials/gateway-token" in generated
+    from_env = auth_hint("AUTH_TOKEN_MISMATCH", token_source="OPENCLAW_GATEWAY_TOKEN")
+    assert "OPENCLAW_GATEWAY_TOKEN" in from_env and "gateway.auth.token" not in from_env
 
 
 def test_rate_limited_keeps_retry_after() -> None:
@@ -226,7 +240,7 @@ def test_handshake_error_from_a_real_server_refusal() -> None:
 def test_closed_error() -> None:
     error = closed_error(URL, 1008, "handshake timeout", "during the handshake")
     assert isinstance(error, GatewayUnreachable)
-    assert error.exit_code == EXIT_UNAVAILABLE == 69
+    assert error.exit_code == ExitCode.UNAVAILABLE == 69
     assert error.message == (
         f"gateway at {URL} closed the connection during the handshake "
         "(1008 policy violation): handshake timeout"

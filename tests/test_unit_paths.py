@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openclaw.errors import EXIT_USAGE, UsageError
+from openclaw.errors import ExitCode, UsageError
 from openclaw.paths import (
     DEFAULT_PORT,
     DEV_PORT,
@@ -152,7 +152,7 @@ def test_dev_and_profile_dev_is_allowed() -> None:
 def test_conflict_is_a_usage_error_with_exit_2() -> None:
     with pytest.raises(UsageError) as info:
         resolve_profile("default", dev=True, env=env())
-    assert info.value.exit_code == EXIT_USAGE == 2
+    assert info.value.exit_code == ExitCode.USAGE == 2
 
 
 # --- invalid names -------------------------------------------------------------------

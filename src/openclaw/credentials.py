@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-__all__ = ["load_or_create_token", "read_generated_token", "stored_credentials"]
+__all__ = [
+    "load_or_create_token",
+    "read_generated_token",
+    "stored_credentials",
+    "stored_credentials_with_source",
+]
 
 
 def read_generated_token(profile: Profile) -> str | None:
@@ -55,15 +60,29 @@ def stored_credentials(profile: Profile, document: Any) -> tuple[str | None, str
     The same order the service sees: environment, then the service env file, then the
     config file, then the generated token. ``document`` is the config read leniently.
     """
+    token, password, _ = stored_credentials_with_source(profile, document)
+    return token, password
+
+
+def stored_credentials_with_source(
+    profile: Profile, document: Any
+) -> tuple[str | None, str | None, str | None]:
+    """:func:`stored_credentials` plus where the token came from.
+
+    The source (``OPENCLAW_GATEWAY_TOKEN``, ``service-env``, ``gateway.auth.token``,
+    ``token-file``, or ``None`` without a token) lets an auth refusal name the place
+    to look instead of listing every possible one.
+    """
     from openclaw.configfile import get_path
     from openclaw.envfile import read_env_file
 
     service_env = read_env_file(profile.service_env_path)
-    token = (
-        os.environ.get("OPENCLAW_GATEWAY_TOKEN")
-        or service_env.get("OPENCLAW_GATEWAY_TOKEN")
-        or _secret(get_path(document, "gateway.auth.token"))
+    sources = (
+        ("OPENCLAW_GATEWAY_TOKEN", os.environ.get("OPENCLAW_GATEWAY_TOKEN")),
+        ("service-env", service_env.get("OPENCLAW_GATEWAY_TOKEN")),
+        ("gateway.auth.token", _secret(get_path(document, "gateway.auth.token"))),
     )
+    token, source = next(((value, name) for name, value in sources if value), (None, None))
     password = (
         os.environ.get("OPENCLAW_GATEWAY_PASSWORD")
         or service_env.get("OPENCLAW_GATEWAY_PASSWORD")
@@ -71,4 +90,5 @@ def stored_credentials(profile: Profile, document: Any) -> tuple[str | None, str
     )
     if not token and not password:
         token = read_generated_token(profile)
-    return token or None, password or None
+        source = "token-file" if token else None
+    return token or None, password or None, source

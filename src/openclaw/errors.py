@@ -27,14 +27,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
-    "EXIT_AUTH",
-    "EXIT_CONFIG",
-    "EXIT_FAILURE",
-    "EXIT_INTERRUPTED",
-    "EXIT_NOT_RUNNING",
-    "EXIT_OK",
-    "EXIT_UNAVAILABLE",
-    "EXIT_USAGE",
     "AuthError",
     "ConfigError",
     "ExitCode",
@@ -44,7 +36,6 @@ __all__ = [
     "RequestError",
     "UsageError",
 ]
-
 
 
 class ExitCode(IntEnum):
@@ -60,21 +51,12 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-EXIT_OK = ExitCode.OK
-EXIT_FAILURE = ExitCode.FAILURE
-EXIT_USAGE = ExitCode.USAGE
-EXIT_NOT_RUNNING = ExitCode.NOT_RUNNING
-EXIT_UNAVAILABLE = ExitCode.UNAVAILABLE
-EXIT_AUTH = ExitCode.AUTH
-EXIT_CONFIG = ExitCode.CONFIG
-EXIT_INTERRUPTED = ExitCode.INTERRUPTED
-
 
 class OpenClawError(Exception):
     """Root of every deliberate error: a one-line message, a wire code, an exit code."""
 
     code: str = "UNAVAILABLE"
-    exit_code: int = EXIT_FAILURE
+    exit_code: int = ExitCode.FAILURE
 
     def __init__(
         self,
@@ -99,7 +81,7 @@ class UsageError(OpenClawError):
     """The command line or request parameters are wrong; the caller must change them."""
 
     code = "INVALID_REQUEST"
-    exit_code = EXIT_USAGE
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(OpenClawError):
@@ -110,7 +92,7 @@ class ConfigError(OpenClawError):
     """
 
     code = "INVALID_REQUEST"
-    exit_code = EXIT_CONFIG
+    exit_code = ExitCode.CONFIG
 
     def __init__(self, path: str | None, key: str | None, reason: str) -> None:
         where = path or "<flags>"
@@ -127,27 +109,27 @@ class ConfigError(OpenClawError):
 class PortInUseError(OpenClawError):
     """The gateway port is held by another process that we may not stop."""
 
-    exit_code = EXIT_FAILURE
+    exit_code = ExitCode.FAILURE
 
 
 class GatewayUnreachable(OpenClawError):
     """No gateway answered at the target (refused, timed out, or closed on us)."""
 
     code = "UNAVAILABLE"
-    exit_code = EXIT_UNAVAILABLE
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class AuthError(OpenClawError):
     """The gateway refused the credentials we offered."""
 
     code = "INVALID_REQUEST"
-    exit_code = EXIT_AUTH
+    exit_code = ExitCode.AUTH
 
 
 class RequestError(OpenClawError):
     """A gateway method answered ``ok:false``; carries the wire error as received."""
 
-    exit_code = EXIT_FAILURE
+    exit_code = ExitCode.FAILURE
 
     def __init__(
         self,

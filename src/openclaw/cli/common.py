@@ -1,26 +1,25 @@
 """What every command shares: the profile from global flags, the gateway target
-and credentials, and printing data as text or ``--json``."""
+and credentials (printing is :mod:`openclaw.cli.render`'s)."""
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 
 from openclaw.configfile import get_path, read_document, resolve_port
-from openclaw.credentials import stored_credentials
-from openclaw.errors import ConfigError
+from openclaw.credentials import stored_credentials_with_source
+from openclaw.errors import AuthError, ConfigError, OpenClawError, UsageError
 from openclaw.paths import Profile, resolve_profile
 from openclaw.runtimeinfo import running_port
 
 TYPE_CHECKING = False  # typing and dataclasses cost import time on the CLI path
 if TYPE_CHECKING:
     import argparse
-    from typing import Any
+    from pathlib import Path
 
 __all__ = [
     "Target",
-    "print_json",
+    "display_path",
+    "explain",
     "profile_of",
     "resolve_target",
     "timeout_s",
@@ -38,21 +37,37 @@ def wants_json(ns: argparse.Namespace) -> bool:
     return bool(getattr(ns, "json", False))
 
 
+def display_path(path: Path | str) -> str:
+    """``path`` with the home directory shown as ``~`` (for messages)."""
+    text = str(path)
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home):]
+    return text
+
+
 def timeout_s(ns: argparse.Namespace) -> float:
     """``--timeout MS`` in seconds (at least 1 ms)."""
     return max(1, int(getattr(ns, "timeout", 10_000))) / 1000
 
 
 class Target:
-    """Where the client connects and with which secret. Never print the secret."""
+    """Where the client connects and with which secret. Never print the secret.
 
-    __slots__ = ("explicit", "password", "token", "url")
+    ``token_source`` says where the token came from (``--token``,
+    ``OPENCLAW_GATEWAY_TOKEN``, ``service-env``, ``gateway.auth.token``,
+    ``token-file``; ``None`` without one) so that a refusal can name the right place.
+    """
 
-    def __init__(self, url: str, token: str | None, password: str | None, explicit: bool) -> None:
+    __slots__ = ("explicit", "password", "token", "token_source", "url")
+
+    def __init__(self, url: str, token: str | None, password: str | None, explicit: bool,
+                 token_source: str | None = None) -> None:
         self.url = url
         self.token = token
         self.password = password
         self.explicit = explicit
+        self.token_source = token_source
 
     def __repr__(self) -> str:
         return f"Target(url={self.url!r}, explicit={self.explicit})"  # no secrets
@@ -68,11 +83,20 @@ def resolve_target(ns: argparse.Namespace) -> Target:
     env → the service env file → config →
     the generated token file. An invalid config file does not stop a client: the
     values that can be read are used.
+
+    The target is also kept on ``ns`` (``ns.target``), so the CLI's error boundary
+    can say where a refused token came from.
     """
+    target = _resolve_target(ns)
+    ns.target = target
+    return target
+
+
+def _resolve_target(ns: argparse.Namespace) -> Target:
     token = getattr(ns, "token", None)
     password = getattr(ns, "password", None)
     if getattr(ns, "url", None):
-        return Target(ns.url, token, password, True)
+        return Target(ns.url, token, password, True, "--token" if token else None)
     profile = profile_of(ns)
     try:
         document = read_document(profile.config_path)
@@ -82,10 +106,28 @@ def resolve_target(ns: argparse.Namespace) -> Target:
     if port is None:
         port, _ = resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
     url = os.environ.get("OPENCLAW_GATEWAY_URL") or f"ws://127.0.0.1:{port}"
-    stored_token, stored_password = stored_credentials(profile, document)
-    return Target(url, token or stored_token, password or stored_password, False)
+    stored_token, stored_password, source = stored_credentials_with_source(profile, document)
+    if token:
+        source = "--token"
+    return Target(url, token or stored_token, password or stored_password, False, source)
 
 
-def print_json(value: Any) -> None:
-    """Print ``value`` as indented JSON on stdout."""
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+def explain(exc: OpenClawError, ns: argparse.Namespace) -> None:
+    """Make the hint of ``exc`` precise with what only the command line knows.
+
+    A usage error points at the ``--help`` of the command that was run; an auth
+    refusal names where the refused secret came from (``--token``, the environment,
+    the generated token file, ...) and, with ``--url``, does not suggest sources
+    that an explicit URL ignores.
+    """
+    if isinstance(exc, UsageError) and exc.hint is None:
+        exc.hint = f"see '{getattr(ns, 'command', 'openclaw')} --help'"
+    target = getattr(ns, "target", None)
+    code = (exc.details or {}).get("code")
+    if isinstance(exc, AuthError) and isinstance(target, Target) and isinstance(code, str):
+        from openclaw.client.core import auth_hint
+
+        exc.hint = auth_hint(code, explicit_url=target.explicit,
+                             token_source=target.token_source,
+                             token_file=display_path(profile_of(ns).token_path))

@@ -2,8 +2,10 @@
 
 The parser is built from the standard library's :mod:`argparse` (the fastest to
 import; ``openclaw --version`` has a 60 ms budget), and each command's module is
-imported only when that command runs. Every deliberate error ends here as one line
-on stderr and its documented exit status; ``--debug`` adds the traceback.
+imported only when that command runs. Every error ends here, rendered by
+:func:`openclaw.cli.render.emit_error` (one line on stderr, or a JSON object on
+stdout with ``--json``) with its documented exit status; ``--debug`` adds the
+traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import sys
 
 from openclaw import __version__
-from openclaw.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, OpenClawError
+from openclaw.errors import ExitCode, OpenClawError
 
 TYPE_CHECKING = False  # typing costs import time on the CLI path
 if TYPE_CHECKING:
@@ -26,12 +28,24 @@ __all__ = ["build_parser", "main"]
 _SUPPRESS = argparse.SUPPRESS
 
 
+class _UsageExit(Exception):
+    """argparse refused the command line; carries the reason and the parser's prog."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``openclaw: error: ... (see --help)``, exit 2."""
+    """argparse whose errors reach the error boundary instead of exiting on their own.
+
+    ``prog`` is the full command (``openclaw message send``), so the message points
+    at the ``--help`` of the subcommand that was being parsed.
+    """
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"openclaw: error: {message} (see `{self.prog} --help`)\n")
-        raise SystemExit(EXIT_USAGE)
+        raise _UsageExit(message, self.prog)
 
 
 def _global_options(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +81,7 @@ def _command(
         name, help=help_text, description=help_text, **kwargs
     )
     _global_options(parser)
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, command=parser.prog)
     return parser
 
 
@@ -98,6 +112,12 @@ def _service_options(parser: argparse.ArgumentParser, *, wait: bool = True) -> N
     if wait:
         group.add_argument("--timeout", type=int, default=30_000, metavar="MS",
                            help="how long to wait for the gateway to answer (default 30000)")
+
+
+def _health_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="the whole snapshot: channel accounts, heartbeat, process, outbox")
+    _client_options(parser, 10_000)
 
 
 _SERVICE = "openclaw.cli.service_cmd:"
@@ -145,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(run)
     health = _command(gateway_sub, "health", "openclaw.cli.gateway_cmd:health",
                       "fetch the gateway's health snapshot")
-    _client_options(health, 10_000)
+    _health_options(health)
     call = _command(gateway_sub, "call", "openclaw.cli.gateway_cmd:call",
                     "call a gateway method (raw RPC)")
     call.add_argument("method", help="method name, e.g. health or logs.tail")
@@ -185,7 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     agent = _command(commands, "agent", "openclaw.cli.agent_cmd:agent",
                      "run one agent turn through the gateway and stream the reply")
-    agent.add_argument("--message", "-m", required=True, metavar="M", help="what to ask")
+    question = agent.add_mutually_exclusive_group(required=True)
+    question.add_argument("--message", "-m", metavar="M", help="what to ask")
+    question.add_argument("--message-file", metavar="PATH",
+                          help="read what to ask from PATH ('-': standard input)")
     agent.add_argument("--to", metavar="T", help="chat to deliver the reply to (with --deliver)")
     agent.add_argument("--session", metavar="S", help="session key (default: main)")
     agent.add_argument("--channel", help="channel for --deliver (default: the first)")
@@ -203,10 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")
-    _client_options(top_health, 10_000)
+    _health_options(top_health)
+
+    overview = _command(commands, "status", "openclaw.cli.overview_cmd:overview",
+                        "the overview: gateway, service, channels, sessions, model")
+    _client_options(overview, 3_000)
 
     logs = _command(commands, "logs", "openclaw.cli.logs_cmd:logs",
-                    "show the gateway's file log (through the gateway)")
+                    "show the gateway's file log (through the gateway, or the local "
+                    "file when it is down)")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     logs.add_argument("--limit", type=int, default=200,
                       help="lines to show at first, 1-5000 (default 200)")
@@ -214,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--interval", type=int, default=1000, metavar="MS",
                       help="poll interval while following (default 1000)")
     logs.add_argument("--utc", action="store_true", help="show times in UTC")
+    logs.add_argument("--plain", action="store_true",
+                      help="only the message of each line, no time, level or fields")
     _client_options(logs, 30_000)
     return parser
 
@@ -226,19 +256,33 @@ def _resolve(handler: str) -> Callable[[argparse.Namespace], int]:
     return function_obj
 
 
+def _usage_error(message: str, prog: str) -> OpenClawError:
+    from openclaw.errors import UsageError
+
+    return UsageError(message, hint=f"see '{prog} --help'")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
+    from openclaw.cli.common import explain
+    from openclaw.cli.render import emit_error
+
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # the most common probe: skip building the parser
         sys.stdout.write(f"openclaw {__version__}\n")
         return 0
     parser = build_parser()
-    ns = parser.parse_args(args)
+    as_json = "--json" in args
+    try:
+        ns = parser.parse_args(args)
+    except _UsageExit as usage:
+        return emit_error(_usage_error(usage.message, usage.prog), as_json)
+    as_json = bool(getattr(ns, "json", False))
     debug = bool(getattr(ns, "debug", False))
     handler = getattr(ns, "handler", None)
     if handler is None:
         parser.print_help()
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if getattr(ns, "no_color", False):
         os.environ["NO_COLOR"] = "1"
     try:
@@ -248,17 +292,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"openclaw: {exc.message}\n")
-        return exc.exit_code
+        explain(exc, ns)
+        return emit_error(exc, as_json)
     except KeyboardInterrupt:
-        sys.stderr.write("openclaw: interrupted\n")
-        return EXIT_INTERRUPTED
+        interrupted = OpenClawError("interrupted")
+        interrupted.code, interrupted.exit_code = "INTERRUPTED", ExitCode.INTERRUPTED
+        return emit_error(interrupted, as_json)
     except BrokenPipeError:
-        return EXIT_FAILURE
+        return ExitCode.FAILURE
     except Exception as exc:  # the one place unexpected errors are caught
         if debug:
             raise
-        sys.stderr.write(
-            f"openclaw: internal error: {type(exc).__name__}: {exc} (rerun with --debug)\n"
-        )
-        return EXIT_FAILURE
+        internal = OpenClawError(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+        internal.code = "INTERNAL"
+        return emit_error(internal, as_json)

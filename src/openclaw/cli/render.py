@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
+from openclaw.errors import UsageError
 from openclaw.result import CommandResult
 
 TYPE_CHECKING = False  # typing costs import time on the CLI path
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from openclaw.errors import OpenClawError
 
-__all__ = ["emit", "emit_error", "print_json"]
+__all__ = ["emit", "emit_error", "paint", "print_json", "use_color"]
 
 
 def print_json(value: Any) -> None:
@@ -48,9 +49,37 @@ def emit_error(exc: OpenClawError, as_json: bool) -> int:
         if exc.details:
             error["details"] = exc.details
         print_json({"ok": False, "error": error})
+    elif isinstance(exc, UsageError) and exc.hint:
+        # A usage error stays one line, like argparse's own: the hint is where to look.
+        sys.stderr.write(f"openclaw: error: {exc.message} ({exc.hint})\n")
     else:
         line = f"openclaw: {exc.message}"
         if exc.hint:
             line += f"\nhint: {exc.hint}"
         sys.stderr.write(line + "\n")
     return int(exc.exit_code)
+
+
+_COLORS = {"green": "32", "yellow": "33", "red": "31", "dim": "2", "bold": "1"}
+
+
+def use_color(stream: Any = None) -> bool:
+    """True when ``stream`` (stdout by default) is a terminal and colour is not off.
+
+    Colour is off with ``NO_COLOR`` set to anything non-empty (``--no-color`` sets
+    it), with ``TERM=dumb``, and whenever the output is not a terminal.
+    """
+    import os
+
+    target = sys.stdout if stream is None else stream
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(target, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, color: str, enabled: bool) -> str:
+    """``text`` in ``color`` (green, yellow, red, dim, bold) when ``enabled``."""
+    if not enabled or color not in _COLORS:
+        return text
+    return f"\033[{_COLORS[color]}m{text}\033[0m"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_SCOPES",
     "INTERIM_STATUSES",
+    "auth_hint",
     "connect_params",
     "handshake_error",
     "is_interim",
@@ -87,22 +88,70 @@ def is_interim(payload: Any) -> bool:
     return isinstance(payload, dict) and payload.get("status") in INTERIM_STATUSES
 
 
+_TOKEN_PLACES = {
+    "--token": "--token",
+    "OPENCLAW_GATEWAY_TOKEN": "OPENCLAW_GATEWAY_TOKEN",
+    "service-env": "OPENCLAW_GATEWAY_TOKEN in the service env file",
+    "gateway.auth.token": "gateway.auth.token in the config",
+}
+
+
+def auth_hint(
+    code: str,
+    *,
+    explicit_url: bool = False,
+    token_source: str | None = None,
+    token_file: str | None = None,
+) -> str:
+    """What to do about an ``AUTH_*`` refusal, saying only what is true for this client.
+
+    With an explicit URL (``explicit_url``) only ``--token``/``--password`` are sent,
+    so the environment is not suggested. ``token_source`` is where the refused
+    token came from (``--token``, ``OPENCLAW_GATEWAY_TOKEN``, ``service-env``,
+    ``gateway.auth.token`` or ``token-file``, the generated ``token_file``).
+    """
+    if code == "AUTH_TOKEN_MISSING":
+        if explicit_url:
+            return "pass --token (with --url, stored credentials are not used)"
+        return "pass --token or set OPENCLAW_GATEWAY_TOKEN"
+    if code == "AUTH_TOKEN_MISMATCH":
+        if explicit_url:
+            return "check --token (with --url, stored credentials are not used)"
+        if token_source == "token-file":
+            where = token_file or "the generated token file"
+            return (f"the CLI sent the generated token from {where}, but the gateway was "
+                    "started with another one (its OPENCLAW_GATEWAY_TOKEN or "
+                    "gateway.auth.token, or an older file): pass --token, or restart it")
+        place = _TOKEN_PLACES.get(token_source or "")
+        if place:
+            return f"the token from {place} differs from the gateway's; check it"
+        return ("the token differs from the gateway's; check --token, "
+                "OPENCLAW_GATEWAY_TOKEN and gateway.auth.token")
+    if code == "AUTH_PASSWORD_MISSING":
+        if explicit_url:
+            return "pass --password (with --url, stored credentials are not used)"
+        return "pass --password or set OPENCLAW_GATEWAY_PASSWORD"
+    if code == "AUTH_PASSWORD_MISMATCH":
+        return "the password differs from the gateway's"
+    if code == "AUTH_RATE_LIMITED":
+        return "too many failures from this address; wait and retry"
+    return "check the gateway's auth settings"
+
+
 def handshake_error(url: str, error: Any) -> OpenClawError:
-    """Turn a ``connect`` error object into the error the caller should see."""
+    """Turn a ``connect`` error object into the error the caller should see.
+
+    An auth refusal is an :class:`AuthError` whose ``hint`` is the generic
+    :func:`auth_hint`; a caller that knows where its secret came from (the CLI)
+    may replace it with a more precise one.
+    """
     failure = RequestError.from_wire(error)
     code = (failure.details or {}).get("code", "")
     if isinstance(code, str) and code.startswith("AUTH_"):
-        hint = {
-            "AUTH_TOKEN_MISSING": "pass --token or set OPENCLAW_GATEWAY_TOKEN",
-            "AUTH_TOKEN_MISMATCH": "the token differs from the gateway's; check --token, "
-            "OPENCLAW_GATEWAY_TOKEN and gateway.auth.token",
-            "AUTH_PASSWORD_MISSING": "pass --password or set OPENCLAW_GATEWAY_PASSWORD",
-            "AUTH_PASSWORD_MISMATCH": "the password differs from the gateway's",
-            "AUTH_RATE_LIMITED": "too many failures from this address; wait and retry",
-        }.get(code, "check the gateway's auth settings")
         return AuthError(
-            f"gateway at {url} refused the credentials ({failure.message}): {hint}",
+            f"gateway at {url} refused the credentials ({failure.message})",
             details=failure.details, retry_after_ms=failure.retry_after_ms,
+            hint=auth_hint(code),
         )
     return RequestError(
         failure.code, f"gateway at {url} refused the connection: {failure.message}",

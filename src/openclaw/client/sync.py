@@ -161,11 +161,13 @@ class GatewayClient:
         *,
         timeout: float | None = 30.0,
         expect_final: bool = False,
+        on_interim: Callable[[Any], None] | None = None,
     ) -> Any:
         """Send a request and return its payload.
 
-        With ``expect_final``, ``accepted``/``in_flight`` answers are skipped and the
-        call waits for the final one. ``timeout=None`` waits as long as ticks arrive.
+        With ``expect_final``, ``accepted``/``in_flight`` answers are skipped (each is
+        passed to ``on_interim``: the request was accepted) and the call waits for
+        the final one. ``timeout=None`` waits as long as ticks arrive.
 
         Raises:
             RequestError: the gateway answered ``ok:false``.
@@ -190,6 +192,8 @@ class GatewayClient:
                 raise RequestError.from_wire(reply.get("error"))
             payload = reply.get("payload")
             if expect_final and is_interim(payload):
+                if on_interim is not None:
+                    on_interim(payload)
                 continue
             return payload
 

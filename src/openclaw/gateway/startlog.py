@@ -46,17 +46,32 @@ def _file_log(profile: Profile) -> FileLog:
     )
 
 
-def record_start_failure(profile: Profile, message: str) -> None:
-    """Append an ``error`` record for a failed start (best effort, never raises)."""
+def record_start_failure(profile: Profile, message: str, *, another_gateway: bool) -> None:
+    """Record a failed start (best effort, never raises).
+
+    With no gateway of this profile running, the file log is the place (``openclaw
+    logs`` then shows it). A start that failed because the port or the profile lock
+    is taken, or while a gateway of the profile runs (``another_gateway``), must not
+    write into that gateway's log: its reason goes to ``gateway.err.log`` next to it,
+    the file ``gateway status`` also reads for a service's last error (and where
+    launchd captures a service's stderr).
+    """
+    line = Redactor().redact(f"gateway failed to start: {message}")
     try:
+        file_log = _file_log(profile)
+        if another_gateway:
+            file_log.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            with open(file_log.directory / "gateway.err.log", "a", encoding="utf-8") as stream:
+                stream.write(f"{stamp} {line}\n")
+            return
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
             "level": "error",
             "subsystem": "gateway",
-            "message": Redactor().redact(f"gateway failed to start: {message}"),
+            "message": line,
             "pid": os.getpid(),
         }
-        file_log = _file_log(profile)
         file_log.write_line(json.dumps(entry))
         file_log.close()
     except OSError:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from openclaw.errors import EXIT_UNAVAILABLE, OpenClawError
+from openclaw.errors import ExitCode, OpenClawError
 from openclaw.paths import Profile
 from openclaw.service.runner import CommandRunner
 from openclaw.service.spec import ServiceSpec
@@ -49,7 +49,7 @@ class ServiceError(OpenClawError):
 class ServiceManagerUnavailable(OpenClawError):
     """No usable service manager here (container, WSL without systemd, Windows, ...)."""
 
-    exit_code = EXIT_UNAVAILABLE
+    exit_code = ExitCode.UNAVAILABLE
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,9 @@ from typing import Any
 from openclaw.configfile import get_path, read_document, resolve_port
 from openclaw.envfile import read_env_file
 from openclaw.errors import (
-    EXIT_AUTH,
-    EXIT_FAILURE,
-    EXIT_NOT_RUNNING,
-    EXIT_OK,
     AuthError,
     ConfigError,
+    ExitCode,
     GatewayUnreachable,
     OpenClawError,
 )
@@ -263,12 +260,12 @@ def _summary(report: dict[str, Any], runtime: Runtime, answering: bool) -> dict[
     state = runtime.state
     port = report["port"]
     if rpc is not None and not rpc["ok"] and rpc["error"]["kind"] == "auth":
-        health, code = "unauthorized", EXIT_AUTH
+        health, code = "unauthorized", ExitCode.AUTH
         problems.append(f"a gateway answers but refused our credentials: {rpc['error']['message']}")
     elif answering:
-        health, code = "healthy", EXIT_OK
+        health, code = "healthy", ExitCode.OK
     elif state in ("running", "starting", "crash-looping", "failed"):
-        health, code = "unhealthy", EXIT_FAILURE
+        health, code = "unhealthy", ExitCode.FAILURE
         if state in ("running", "starting") and not port["listening"]:
             problems.append(f"the service runs (pid {runtime.pid}) but port {port['port']} "
                             "is not listening")
@@ -277,7 +274,7 @@ def _summary(report: dict[str, Any], runtime: Runtime, answering: bool) -> dict[
         else:
             problems.append(runtime.detail or f"the service is {state}")
     else:
-        health, code = "not-running", EXIT_NOT_RUNNING
+        health, code = "not-running", ExitCode.NOT_RUNNING
     if report["config"]["mismatch"]:
         problems.append(report["config"]["fix"])
     if report["service"]["inlineSecrets"]:
