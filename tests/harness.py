@@ -262,6 +262,10 @@ class GatewayProcess:
         """All of today's log files concatenated."""
         return "".join(p.read_text() for p in sorted(self.log_dir.glob("*.log")))
 
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
     def signal(self, signum: int) -> None:
         """Send a signal to the gateway."""
         assert self.proc is not None
