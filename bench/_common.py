@@ -1,5 +1,10 @@
-"""Shared helpers for the benchmarks: a gateway subprocess, free ports, /proc readings,
-statistics, and printing results as a table or as JSON.
+"""Shared helpers for the benchmarks: statistics, /proc readings, timing commands,
+printing results as a table or as JSON, and clients for many connections.
+
+The gateway subprocess, free ports, config files, the clean environment and the
+fake Bot API are the test suite's (``tests/harness.py``, ``tests/fake_telegram.py``):
+importing this module puts ``tests/`` on ``sys.path``, so a script imports them
+after ``_common``.
 
 Every benchmark script builds a list of :class:`Result` rows and hands them to
 :func:`report`, which prints either a small table or (with ``--json``) one JSON
@@ -14,24 +19,27 @@ import contextlib
 import json
 import os
 import platform
-import re
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-LISTENING = re.compile(r"listening on ws://[0-9.]+:(\d+) \(pid (\d+)")
-READY_TIMEOUT_S = 20.0
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from websockets.asyncio.client import connect as ws_connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
+
+from harness import GatewayProcess, clean_env, connect_frame
+
 PYCACHE_DIR = Path(tempfile.gettempdir()) / "openclaw-bench-pycache"
 
 
@@ -184,10 +192,23 @@ def machine_info() -> dict[str, Any]:
 
 
 def parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the common ``--json`` flag."""
+    """An argument parser with the common ``--json`` and ``--quick`` flags."""
     parsed = argparse.ArgumentParser(description=description)
     parsed.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parsed.add_argument("--quick", action="store_true",
+                        help="a few seconds with small counts, to check the script works "
+                        "(its figures mean nothing)")
     return parsed
+
+
+def parse(parsed: argparse.ArgumentParser, quick: dict[str, Any]) -> argparse.Namespace:
+    """Parse the command line; with ``--quick`` the ``quick`` values become the defaults
+    (options given explicitly still win)."""
+    ns = parsed.parse_args()
+    if ns.quick:
+        parsed.set_defaults(**quick)
+        ns = parsed.parse_args()
+    return ns
 
 
 def report(script: str, results: list[Result], as_json: bool, notes: list[str] | None = None,
@@ -244,13 +265,6 @@ def summary(samples: list[float]) -> dict[str, float]:
 # --------------------------------------------------------------------------- OS readings
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def proc_status(pid: int) -> dict[str, int]:
     """The ``kB`` fields of /proc/PID/status (VmRSS, VmHWM, RssAnon, ...) in kB."""
     values: dict[str, int] = {}
@@ -290,12 +304,21 @@ def fd_limit(pid: int) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by ``pid`` (from /proc/PID/stat)."""
+def cpu_times(pid: int | None = None) -> tuple[float, float]:
+    """(user, system) CPU seconds used so far by ``pid`` (/proc/PID/stat), or by this
+    process when ``pid`` is None."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime, usage.ru_stime
     with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
         fields = stream.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid``."""
+    return sum(cpu_times(pid))
 
 
 def _cpu_jiffies() -> tuple[int, int]:
@@ -341,6 +364,9 @@ def raise_nofile(wanted: int | None = None) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+# --------------------------------------------------------------------------- commands
+
+
 def openclaw_executable() -> str:
     """The ``openclaw`` console script next to this interpreter (the project's venv)."""
     candidate = Path(sys.executable).parent / "openclaw"
@@ -352,30 +378,23 @@ def openclaw_executable() -> str:
     return found
 
 
-def child_env(
-    home: Path | None = None, *, bytecode_cache: bool = True, **extra: str
-) -> dict[str, str]:
-    """The environment for a child ``python``/``openclaw`` process.
+def bytecode_vars(bytecode_cache: bool = True) -> dict[str, str | None]:
+    """Environment variables for how a child ``python``/``openclaw`` handles bytecode.
 
-    The inherited environment minus ``OPENCLAW_*``, with HOME set to ``home``. With
-    ``bytecode_cache`` (the default, how an installed CLI normally runs) compiled
-    modules are cached under :data:`PYCACHE_DIR` (``PYTHONPYCACHEPREFIX``, so
-    nothing is written into the source tree) and ``PYTHONDONTWRITEBYTECODE`` is
-    dropped; without it, ``PYTHONDONTWRITEBYTECODE=1`` is set, so the editable
-    install's own modules are compiled from source on every start.
+    With ``bytecode_cache`` (how an installed CLI normally runs) compiled modules are
+    cached under :data:`PYCACHE_DIR` (``PYTHONPYCACHEPREFIX``, so nothing is written
+    into the source tree) and ``PYTHONDONTWRITEBYTECODE`` is dropped; without it,
+    the editable install's own modules are compiled from source on every start.
+    A None value removes the variable (see ``harness.clean_env``).
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
-    if home is not None:
-        env["HOME"] = str(home)
-    env["PYTHONUNBUFFERED"] = "1"
     if bytecode_cache:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE_DIR)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env.pop("PYTHONPYCACHEPREFIX", None)
-    env.update(extra)
-    return env
+        return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(PYCACHE_DIR)}
+    return {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": None}
+
+
+def child_env(home: Path, *, bytecode_cache: bool = True, **extra: str) -> dict[str, str]:
+    """The test suite's clean environment for ``home``, with :func:`bytecode_vars`."""
+    return clean_env(home, **bytecode_vars(bytecode_cache), **extra)
 
 
 def run_timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
@@ -426,162 +445,23 @@ def time_commands(
 # --------------------------------------------------------------------------- the gateway
 
 
-class Gateway:
-    """A gateway subprocess (``python -m openclaw gateway``) under an isolated HOME.
-
-    Use as a context manager, or call :meth:`start` / :meth:`stop`. stdout is read
-    by a thread that timestamps each line with :func:`time.perf_counter`, so the
-    moment the ``listening`` line appeared can be compared with other clocks.
-    """
-
-    def __init__(self, home: Path | None = None, *, port: int = 0,
-                 config: dict[str, Any] | None = None, args: tuple[str, ...] = (),
-                 bytecode_cache: bool = True) -> None:
-        """Prepare (not start) a gateway; ``home=None`` makes a temporary HOME."""
-        self._own_home = home is None
-        self.home = Path(tempfile.mkdtemp(prefix="openclaw-bench-")) if home is None else home
-        self.state_dir = self.home / ".openclaw"
-        self.requested_port = port
-        self.args = args
-        self.bytecode_cache = bytecode_cache
-        if config is not None:
-            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            (self.state_dir / "openclaw.json").write_text(json.dumps(config))
-        self.proc: subprocess.Popen[str] | None = None
-        self.lines: list[tuple[float, str]] = []
-        self.spawned_at = 0.0
-        self.listening_at = 0.0
-        self.port = 0
-        self.pid = 0
-        self._listening = threading.Event()
-        self._reader: threading.Thread | None = None
-
-    @property
-    def command(self) -> list[str]:
-        """The argv that starts the gateway."""
-        return [sys.executable, "-m", "openclaw", "gateway", "--port", str(self.requested_port),
-                *self.args]
-
-    def spawn(self) -> Gateway:
-        """Start the process; return at once (``spawned_at`` is taken just before)."""
-        self._listening.clear()
-        self.lines = []
-        self.spawned_at = time.perf_counter()
-        self.proc = subprocess.Popen(
-            self.command, env=child_env(self.home, bytecode_cache=self.bytecode_cache),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, bufsize=1,
-        )
-        self.pid = self.proc.pid
-        self._reader = threading.Thread(target=self._pump, daemon=True)
-        self._reader.start()
-        return self
-
-    def _pump(self) -> None:
-        """Read stdout lines, timestamping them; note the ``listening`` line."""
-        assert self.proc is not None and self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            now = time.perf_counter()
-            line = raw.rstrip("\n")
-            self.lines.append((now, line))
-            match = LISTENING.search(line)
-            if match and not self._listening.is_set():
-                self.listening_at = now
-                self.port = int(match.group(1))
-                self._listening.set()
-        self._listening.set()  # wake waiters if the process died
-
-    def wait_listening(self, timeout: float = READY_TIMEOUT_S) -> Gateway:
-        """Block until the ``listening`` line (fails if the process exits first)."""
-        if not self._listening.wait(timeout) or not self.port:
-            raise RuntimeError("gateway did not start; output:\n" + self.output)
-        return self
-
-    def start(self, timeout: float = READY_TIMEOUT_S) -> Gateway:
-        """Spawn and wait for the ``listening`` line."""
-        return self.spawn().wait_listening(timeout)
-
-    @property
-    def output(self) -> str:
-        """Everything printed so far."""
-        return "\n".join(line for _, line in self.lines)
-
-    @property
-    def url(self) -> str:
-        """``ws://127.0.0.1:<port>``."""
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def token(self) -> str:
-        """The configured token, or the generated one from the state dir."""
-        config_path = self.state_dir / "openclaw.json"
-        if config_path.exists():
-            auth = json.loads(config_path.read_text()).get("gateway", {}).get("auth", {})
-            if auth.get("token"):
-                return str(auth["token"])
-        return (self.state_dir / "credentials" / "gateway-token").read_text().strip()
-
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM and wait (SIGKILL after ``timeout``); return the exit status."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self._reader is not None:
-            self._reader.join(2)
-        return self.proc.returncode
-
-    def cleanup(self) -> None:
-        """Stop, and remove the temporary HOME if this object created it."""
-        self.stop()
-        if self._own_home:
-            shutil.rmtree(self.home, ignore_errors=True)
-
-    def __enter__(self) -> Gateway:
-        """Start the gateway (unless already spawned); clean up if it does not start."""
-        if self.proc is None:
-            try:
-                self.start()
-            except BaseException:
-                self.cleanup()
-                raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop the gateway and clean up its temporary HOME."""
-        self.cleanup()
+@contextlib.contextmanager
+def gateway(*args: str, config: dict[str, Any] | None = None,
+            home: Path | None = None) -> Iterator[GatewayProcess]:
+    """A started gateway (the test suite's :class:`GatewayProcess`) on a free port, with
+    the bytecode cache on, under ``home`` or a temporary HOME removed afterwards."""
+    own_home = home is None
+    where = Path(tempfile.mkdtemp(prefix="openclaw-bench-")) if home is None else home
+    process = GatewayProcess(where, *args, config=config, env=bytecode_vars())
+    try:
+        yield process.start(timeout=30)
+    finally:
+        process.stop()
+        if own_home:
+            shutil.rmtree(where, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------- protocol
-
-
-def connect_frame(token: str, *, mode: str = "cli", client_id: str = "cli",
-                  instance_id: str | None = None,
-                  scopes: tuple[str, ...] = ("operator.admin",)) -> dict[str, Any]:
-    """A ``connect`` request frame (protocol 3..4, operator role, token auth)."""
-    return {
-        "type": "req",
-        "id": uuid.uuid4().hex,
-        "method": "connect",
-        "params": {
-            "minProtocol": 3,
-            "maxProtocol": 4,
-            "client": {"id": client_id, "version": "bench", "platform": sys.platform,
-                       "mode": mode, "instanceId": instance_id or uuid.uuid4().hex},
-            "role": "operator",
-            "scopes": list(scopes),
-            "auth": {"token": token},
-        },
-    }
+# --------------------------------------------------------------------------- clients
 
 
 async def ws_handshake(url: str, token: str, *, mode: str = "cli", client_id: str = "cli",
@@ -590,9 +470,7 @@ async def ws_handshake(url: str, token: str, *, mode: str = "cli", client_id: st
 
     Raises RuntimeError when the gateway refuses the handshake.
     """
-    from websockets.asyncio.client import connect
-
-    ws = await connect(url, compression=None, open_timeout=timeout, max_size=None,
+    ws = await ws_connect(url, compression=None, open_timeout=timeout, max_size=None,
                        ping_interval=None)
     try:
         challenge = json.loads(await ws.recv())
@@ -612,8 +490,22 @@ async def ws_handshake(url: str, token: str, *, mode: str = "cli", client_id: st
     return ws
 
 
+async def ws_call(ws: Any, method: str, params: dict[str, Any] | None = None,
+                  timeout: float = 30.0) -> dict[str, Any]:
+    """Send one request on a connection nobody else reads; return its ``res`` frame."""
+    frame: dict[str, Any] = {"type": "req", "id": os.urandom(8).hex(), "method": method}
+    if params is not None:
+        frame["params"] = params
+    await ws.send(json.dumps(frame))
+    async with asyncio.timeout(timeout):
+        while True:
+            reply: dict[str, Any] = json.loads(await ws.recv())
+            if reply.get("type") == "res" and reply.get("id") == frame["id"]:
+                return reply
+
+
 class ClientPool:
-    """Many authenticated websockets clients in this process, each with a reader task.
+    """Many authenticated websockets asyncio clients in this process, each with a reader task.
 
     ``on_message(index, message)`` (optional) is called by client ``index``'s reader
     for every frame it receives, as soon as it is received; keep it cheap.
@@ -632,7 +524,7 @@ class ClientPool:
         self.connections: list[Any] = []
         self.received = 0
         self.errors: list[str] = []
-        self._readers: list[Any] = []
+        self._readers: list[asyncio.Task[None]] = []
 
     async def open(self) -> float:
         """Open and handshake all clients (at most ``concurrency`` at a time); return seconds.
@@ -662,8 +554,6 @@ class ClientPool:
 
     async def _read(self, index: int, ws: Any) -> None:
         """Drain one connection, handing each frame to ``on_message``."""
-        from websockets.exceptions import ConnectionClosed
-
         callback = self.on_message
         try:
             async for message in ws:
@@ -690,16 +580,131 @@ class ClientPool:
         return time.perf_counter() - started
 
 
-async def ws_call(ws: Any, method: str, params: dict[str, Any] | None = None,
-                  timeout: float = 30.0) -> dict[str, Any]:
-    """Send one request on a connection nobody else reads; return its ``res`` frame."""
-    request_id = uuid.uuid4().hex
-    frame: dict[str, Any] = {"type": "req", "id": request_id, "method": method}
-    if params is not None:
-        frame["params"] = params
-    await ws.send(json.dumps(frame))
-    async with asyncio.timeout(timeout):
-        while True:
-            reply: dict[str, Any] = json.loads(await ws.recv())
-            if reply.get("type") == "res" and reply.get("id") == request_id:
-                return reply
+class LeanConnection(asyncio.Protocol):
+    """A gateway connection on a plain asyncio transport, for clients that must cost
+    little: many in one process, on the same cores as the gateway they measure.
+
+    websockets' sans-I/O :class:`~websockets.client.ClientProtocol` does all of
+    WebSocket (the upgrade, parsing and masking frames, answering pings, closing);
+    there is no task per connection. After ``hello-ok`` every text frame is handed
+    to ``on_frame(connection, received_at, data)``, ``received_at`` being the
+    :func:`time.perf_counter` reading taken when its bytes were read. :attr:`closed`
+    resolves when the connection is gone.
+    """
+
+    def __init__(self, url: str, token: str,
+                 on_frame: Callable[[LeanConnection, float, bytes], None], *,
+                 index: int = 0, mode: str = "cli") -> None:
+        """Connection ``index``; use :meth:`open` to connect."""
+        loop = asyncio.get_running_loop()
+        self.index = index
+        self.token = token
+        self.mode = mode
+        self.on_frame = on_frame
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.is_open = False
+        self.frames = 0  # text frames received after hello-ok
+        self.connect_id = ""
+        self.transport: asyncio.Transport | None = None
+        self.proto = ClientProtocol(parse_uri(url), max_size=None)
+
+    @classmethod
+    async def open(cls, url: str, token: str,
+                   on_frame: Callable[[LeanConnection, float, bytes], None], *,
+                   index: int = 0, mode: str = "cli", timeout: float = 30.0) -> LeanConnection:
+        """Connect to ``url`` and complete the ``connect`` handshake."""
+        uri = parse_uri(url)
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(
+            lambda: cls(url, token, on_frame, index=index, mode=mode), uri.host, uri.port)
+        try:
+            await asyncio.wait_for(asyncio.shield(conn.ready), timeout)
+        except BaseException:
+            conn.abort()
+            raise
+        return conn
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Send the HTTP upgrade request."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.proto.send_request(self.proto.connect())
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write whatever the sans-I/O protocol has queued (requests, pongs, the close)."""
+        assert self.transport is not None
+        for chunk in self.proto.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+
+    def data_received(self, data: bytes) -> None:
+        """Timestamp the read, let the protocol parse it, hand text frames on."""
+        now = time.perf_counter()
+        self.proto.receive_data(data)
+        for event in self.proto.events_received():
+            if not isinstance(event, Frame):  # the upgrade response
+                if self.proto.handshake_exc is not None:
+                    self._fail(RuntimeError(f"upgrade refused: {self.proto.handshake_exc}"))
+                    return
+            elif event.opcode is Opcode.TEXT:
+                if self.is_open:
+                    self.frames += 1
+                    self.on_frame(self, now, bytes(event.data))
+                else:
+                    self._handshake(json.loads(event.data))
+        self._flush()
+        if self.proto.close_expected():
+            assert self.transport is not None
+            self.transport.close()
+
+    def _handshake(self, frame: dict[str, Any]) -> None:
+        """Answer ``connect.challenge`` with ``connect``; resolve :attr:`ready` on hello-ok."""
+        if frame.get("event") == "connect.challenge":
+            request = connect_frame(self.token, mode=self.mode, client_id="cli")
+            self.connect_id = request["id"]
+            self.proto.send_text(json.dumps(request).encode())
+        elif frame.get("type") == "res" and frame.get("id") == self.connect_id:
+            if frame.get("ok") is True:
+                self.is_open = True
+                if not self.ready.done():
+                    self.ready.set_result(None)
+            else:
+                self._fail(RuntimeError(f"connect refused: {frame!r:.300}"))
+
+    def _fail(self, exc: Exception) -> None:
+        """Give up on this connection."""
+        if not self.ready.done():
+            self.ready.set_exception(exc)
+        self.abort()
+
+    def send(self, frame: dict[str, Any]) -> float:
+        """Write one frame; return the :func:`time.perf_counter` reading just before."""
+        data = json.dumps(frame, separators=(",", ":")).encode()
+        started = time.perf_counter()
+        self.proto.send_text(data)
+        self._flush()
+        return started
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Fail the handshake if it was pending; resolve :attr:`closed`."""
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"connection {self.index} closed: {exc}"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def abort(self) -> None:
+        """Drop the connection at once."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def close(self) -> None:
+        """Send a close frame and wait (bounded) for the gateway to close the socket."""
+        if not self.closed.done():
+            self.proto.send_close()
+            self._flush()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.closed), 5)
+        except TimeoutError:
+            self.abort()

@@ -15,14 +15,13 @@ a lifecycle ``end``. Every message is ``--message`` (default ``hello``, which th
 offline model answers with a 40-word greeting, so 42 events per run).
 
 The clients are lean on purpose, because they share the machine's cores with the
-gateway and every connection receives every run's events: plain asyncio transports,
-with the HTTP upgrade (and the masking of every frame sent) done by websockets'
-sans-I/O ``ClientProtocol``, and the frames received parsed by hand (server frames
-are unmasked and uncompressed) and decoded with msgspec. Each text frame is
-timestamped with :func:`time.perf_counter` when its bytes come off the socket (the
-start of the ``data_received`` call that carried them), then routed by request id
-(answers) or ``runId`` (events, kept only on the connection that asked for the run).
-A request is timed from just before its frame is written. Pings are answered.
+gateway and every connection receives every run's events: plain asyncio transports
+with websockets' sans-I/O protocol (``_common.LeanConnection``: no task per
+connection), the frames decoded with msgspec. Each text frame is timestamped with
+:func:`time.perf_counter` when its bytes come off the socket (the start of the
+``data_received`` call that carried them), then routed by request id (answers) or
+``runId`` (events, kept only on the connection that asked for the run). A request
+is timed from just before its frame is written.
 Measured:
 
 * for comparison, ``--health`` ``health`` round trips on the sequential connection;
@@ -57,192 +56,30 @@ the exit status 1.
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
-import json
-import os
-import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from websockets.client import ClientProtocol
-from websockets.uri import parse_uri
 
 from _common import (
-    Gateway,
+    LeanConnection,
     Result,
-    connect_frame,
+    cpu_times,
+    gateway,
+    parse,
     parser,
     progress,
     report,
     summary,
 )
+from harness import GatewayProcess
 
 FIRST_EVENT_TARGET_MS = 5.0
 RUN_TIMEOUT_S = 60.0
 decode = msgspec.json.Decoder().decode  # frames: about 8x faster than json.loads here
-
-
-def cpu_split(pid: int | None = None) -> tuple[float, float]:
-    """(user, system) CPU seconds of ``pid`` (/proc/PID/stat) or of this process."""
-    if pid is None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime, usage.ru_stime
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
-        fields = stream.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / ticks, int(fields[12]) / ticks
-
-
-# --------------------------------------------------------------------------- the client
-
-
-class Conn(asyncio.Protocol):
-    """One gateway connection on a plain asyncio transport, with frames parsed by hand.
-
-    The HTTP upgrade goes through websockets' sans-I/O
-    :class:`~websockets.client.ClientProtocol` (which also builds and masks every frame
-    this side sends: requests, pongs, the close). Frames received are parsed here:
-    server frames are unmasked and uncompressed, so a frame is a 2-, 4- or 10-byte
-    header and its payload. (With msgspec decoding, the sans-I/O parser costs 9-11 µs
-    per frame on this machine, parsing by hand about 4 µs; the concurrent phases
-    receive over 200 frames per run.) Each text frame is decoded and handed to
-    ``bench.on_frame(conn, received_at, frame)`` with the time its bytes were read;
-    pings are answered.
-    """
-
-    def __init__(self, index: int, url: str, token: str, bench: Bench,
-                 ready: asyncio.Future[None]) -> None:
-        """Connection ``index`` to ``url``; ``ready`` resolves after ``hello-ok``."""
-        self.index = index
-        self.token = token
-        self.bench = bench
-        self.ready = ready
-        self.upgraded = False
-        self.open = False
-        self.connect_id = ""
-        self.buffer = b""
-        self.frames = 0  # text frames received after hello-ok
-        self.transport: asyncio.Transport | None = None
-        self.closed: asyncio.Future[None] = ready.get_loop().create_future()
-        self.proto = ClientProtocol(parse_uri(url), max_size=None)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Send the HTTP upgrade request."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.proto.send_request(self.proto.connect())
-        self._flush()
-
-    def _flush(self) -> None:
-        """Write whatever the sans-I/O protocol has queued (requests, pongs, close)."""
-        assert self.transport is not None
-        for chunk in self.proto.data_to_send():
-            if chunk:
-                self.transport.write(chunk)
-
-    def data_received(self, data: bytes) -> None:
-        """Timestamp the read, parse its frames, hand each decoded text frame on."""
-        now = time.perf_counter()
-        buffer = self.buffer + data if self.buffer else data
-        if not self.upgraded:
-            head, sep, buffer = buffer.partition(b"\r\n\r\n")
-            if not sep:
-                self.buffer = head
-                return
-            self.proto.receive_data(head + sep)  # the upgrade response, checked there
-            self.proto.events_received()
-            if self.proto.handshake_exc is not None or self.proto.state.name != "OPEN":
-                self._fail(RuntimeError(f"upgrade refused: {self.proto.handshake_exc}"))
-                return
-            self.upgraded = True
-        position, end = 0, len(buffer)
-        while end - position >= 2:
-            first, length = buffer[position], buffer[position + 1]
-            if length & 0x80:
-                self._fail(RuntimeError("a masked frame from the server"))
-                return
-            header = 2
-            if length == 126:
-                header = 4
-                length = int.from_bytes(buffer[position + 2:position + 4], "big")
-            elif length == 127:
-                header = 10
-                length = int.from_bytes(buffer[position + 2:position + 10], "big")
-            start = position + header
-            if end < start + length:
-                break
-            payload = buffer[start:start + length]
-            position = start + length
-            opcode = first & 0x0F
-            if opcode == 1 and first & 0x80:
-                frame = decode(payload)
-                if self.open:
-                    self.frames += 1
-                    self.bench.on_frame(self, now, frame)
-                else:
-                    self._handshake(frame)
-            elif opcode == 9:  # ping
-                self.proto.send_pong(payload)
-            elif opcode == 8:  # close
-                assert self.transport is not None
-                self.transport.close()
-            elif opcode != 10:  # a fragment or a binary frame: the gateway sends neither
-                self.bench.problems.append(f"conn {self.index}: unexpected frame {first:#x}")
-        self.buffer = buffer[position:]
-        self._flush()
-
-    def _fail(self, exc: Exception) -> None:
-        """Give up on this connection."""
-        if not self.ready.done():
-            self.ready.set_exception(exc)
-        self.bench.problems.append(f"conn {self.index}: {exc}")
-        assert self.transport is not None
-        self.transport.abort()
-
-    def _handshake(self, frame: dict[str, Any]) -> None:
-        """Answer ``connect.challenge`` with ``connect``; resolve ``ready`` on hello-ok."""
-        if frame.get("event") == "connect.challenge":
-            request = connect_frame(self.token, mode="cli")
-            self.connect_id = request["id"]
-            self.proto.send_text(json.dumps(request).encode())
-        elif frame.get("type") == "res" and frame.get("id") == self.connect_id:
-            if frame.get("ok") is True:
-                self.open = True
-                if not self.ready.done():
-                    self.ready.set_result(None)
-            elif not self.ready.done():
-                self.ready.set_exception(RuntimeError(f"connect refused: {frame!r:.300}"))
-
-    def send(self, frame: dict[str, Any]) -> float:
-        """Write one request frame; return :func:`time.perf_counter` just before."""
-        data = json.dumps(frame, separators=(",", ":")).encode()
-        started = time.perf_counter()
-        self.proto.send_text(data)
-        self._flush()
-        return started
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Fail the handshake, or every run still waiting on this connection."""
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"conn {self.index} closed: {exc}"))
-        if not self.closed.done():
-            self.closed.set_result(None)
-        self.bench.connection_lost(self, exc)
-
-    async def close(self) -> None:
-        """Send a close frame and wait (bounded) for the gateway to close the socket."""
-        assert self.transport is not None
-        if not self.closed.done():
-            self.proto.send_close()
-            self._flush()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.closed), 5)
-        except TimeoutError:
-            self.transport.abort()
 
 
 @dataclass(eq=False)
@@ -268,7 +105,7 @@ class Run:
 
     key: str
     session: str
-    conn: Conn
+    conn: LeanConnection
     replay: bool
     done: asyncio.Future[None]
     sent: float = 0.0
@@ -369,11 +206,11 @@ def run_problems(run: Run, first: dict[str, Any] | None = None) -> list[str]:
 class Bench:
     """Connections to one gateway, the requests in flight, and timed phases."""
 
-    def __init__(self, gateway: Gateway, message: str) -> None:
+    def __init__(self, gateway: GatewayProcess, message: str) -> None:
         """Describe; :meth:`connect` opens connections."""
         self.gateway = gateway
         self.message = message
-        self.conns: list[Conn] = []
+        self.conns: list[LeanConnection] = []
         self.by_request: dict[str, Run | Call] = {}
         self.by_run: dict[str, Run] = {}
         self.finals: dict[str, dict[str, Any]] = {}  # key -> first final
@@ -384,13 +221,10 @@ class Bench:
 
     async def connect(self, count: int) -> None:
         """Open connections until there are ``count``."""
-        loop = asyncio.get_running_loop()
         while len(self.conns) < count:
-            ready: asyncio.Future[None] = loop.create_future()
-            factory = functools.partial(Conn, len(self.conns), self.gateway.url,
-                                        self.gateway.token, self, ready)
-            _, conn = await loop.create_connection(factory, "127.0.0.1", self.gateway.port)
-            await asyncio.wait_for(ready, 30)
+            conn = await LeanConnection.open(self.gateway.url, self.gateway.token,
+                                             self.on_frame, index=len(self.conns))
+            conn.closed.add_done_callback(lambda _, conn=conn: self.connection_lost(conn))
             self.conns.append(conn)
 
     async def close(self) -> None:
@@ -398,8 +232,9 @@ class Bench:
         await asyncio.gather(*(conn.close() for conn in self.conns), return_exceptions=True)
         self.conns = []
 
-    def on_frame(self, conn: Conn, now: float, frame: dict[str, Any]) -> None:
-        """Route one decoded frame: answers by request id, ``agent`` events by runId."""
+    def on_frame(self, conn: LeanConnection, now: float, data: bytes) -> None:
+        """Route one frame: answers by request id, ``agent`` events by runId."""
+        frame = decode(data)
         kind = frame.get("type")
         if kind == "res":
             pending = self.by_request.get(frame.get("id", ""))
@@ -418,14 +253,14 @@ class Bench:
         elif run.conn is conn:
             run.on_event(now, payload)
 
-    def connection_lost(self, conn: Conn, exc: Exception | None) -> None:
+    def connection_lost(self, conn: LeanConnection) -> None:
         """Fail whatever still waits on ``conn``."""
         for pending in list(self.by_request.values()):
             owner = pending.conn if isinstance(pending, Run) else None
             if (owner is conn or owner is None) and not pending.done.done():
-                pending.done.set_exception(ConnectionError(f"conn {conn.index} lost: {exc}"))
+                pending.done.set_exception(ConnectionError(f"conn {conn.index} lost"))
 
-    async def health(self, conn: Conn) -> float:
+    async def health(self, conn: LeanConnection) -> float:
         """One ``health`` round trip on ``conn``; its ms."""
         request_id = f"h{next(self._ids)}"
         call = Call(asyncio.get_running_loop().create_future())
@@ -438,7 +273,7 @@ class Bench:
             del self.by_request[request_id]
         return (call.answered - call.sent) * 1000
 
-    async def one(self, conn: Conn, key: str, session: str, message: str,
+    async def one(self, conn: LeanConnection, key: str, session: str, message: str,
                   replay: bool) -> Run:
         """One ``agent`` request for ``key`` on ``session``, until its final answer."""
         request_id = f"a{next(self._ids)}"
@@ -455,9 +290,9 @@ class Bench:
             del self.by_request[request_id]
         return run
 
-    async def phase(self, jobs: list[tuple[str, str]], in_flight: int, conns: list[Conn], *,
-                    message: str | None = None, replay: bool = False,
-                    ) -> tuple[dict[str, Any], list[Run]]:
+    async def phase(self, jobs: list[tuple[str, str]], in_flight: int,
+                    conns: list[LeanConnection], *, message: str | None = None,
+                    replay: bool = False) -> tuple[dict[str, Any], list[Run]]:
         """Run ``jobs`` ((key, session) pairs) with ``in_flight`` workers over ``conns``.
 
         Returns the phase's figures and its runs (checked afterwards).
@@ -466,18 +301,18 @@ class Bench:
         runs: list[Run] = []
         queue: Iterator[tuple[str, str]] = iter(jobs)
 
-        async def worker(conn: Conn) -> None:
+        async def worker(conn: LeanConnection) -> None:
             """Runs one after another, until the shared iterator runs out."""
             for key, session in queue:
                 runs.append(await self.one(conn, key, session, text, replay))
 
         workers = [worker(conns[n % len(conns)]) for n in range(in_flight)]
         frames = sum(conn.frames for conn in self.conns)
-        gateway_before, own_before = cpu_split(self.gateway.pid), cpu_split()
+        gateway_before, own_before = cpu_times(self.gateway.pid), cpu_times()
         started = time.perf_counter()
         await asyncio.gather(*workers)
         elapsed = time.perf_counter() - started
-        gateway_after, own_after = cpu_split(self.gateway.pid), cpu_split()
+        gateway_after, own_after = cpu_times(self.gateway.pid), cpu_times()
         await asyncio.sleep(0.05)  # let stray late events arrive before the checks
         frames = sum(conn.frames for conn in self.conns) - frames
         count = len(jobs)
@@ -525,9 +360,9 @@ def overlaps(log: list[tuple[str, str]], keys: set[str]) -> int:
     return count
 
 
-async def agent_phases(gateway: Gateway, ns: Any) -> tuple[dict[str, Any], Bench]:
+async def agent_phases(gw: GatewayProcess, ns: Any) -> tuple[dict[str, Any], Bench]:
     """Warm-up, health, sequential, concurrent, same-session, replay, comparison phases."""
-    bench = Bench(gateway, ns.message)
+    bench = Bench(gw, ns.message)
     data: dict[str, Any] = {}
     await bench.connect(1)
     try:
@@ -612,13 +447,15 @@ def main() -> None:
                       help="the comparison run's message (default ok: a 5-word echo)")
     args.add_argument("--compare-runs", type=int, default=1000,
                       help="runs per comparison phase (0 to skip)")
-    ns = args.parse_args()
-    with Gateway() as gateway:
-        progress(f"gateway pid {gateway.pid} on {gateway.url} (no config: offline/echo)")
-        data, bench = asyncio.run(agent_phases(gateway, ns))
-        db_kb = sum(p.stat().st_size for p in gateway.state_dir.glob("gateway.db*")) / 1024
-        if not gateway.alive():
-            raise SystemExit("the gateway died during the run:\n" + gateway.output[-2000:])
+    ns = parse(args, quick={"sequential": 20, "concurrent": 100, "in_flight": 10,
+                            "same_session": 20, "session_in_flight": 5, "replays": 20,
+                            "health": 20, "warmup": 10, "compare_runs": 20})
+    with gateway() as gw:
+        progress(f"gateway pid {gw.pid} on {gw.url} (no config: offline/echo)")
+        data, bench = asyncio.run(agent_phases(gw, ns))
+        db_kb = sum(p.stat().st_size for p in gw.state_dir.glob("gateway.db*")) / 1024
+        if not gw.alive():
+            raise SystemExit("the gateway died during the run:\n" + gw.output[-2000:])
 
     seq, conc, same = data["sequential"], data["concurrent"], data["same_session"]
     rep, rep_seq, health = data["replay"], data["replay_sequential"], data["health"]

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 
 from _common import (
-    Gateway,
     Result,
     child_env,
+    gateway,
     openclaw_executable,
+    parse,
     parser,
     progress,
     report,
@@ -44,18 +45,17 @@ def main() -> None:
     """Run the benchmark and print the results."""
     args = parser(__doc__.splitlines()[0])
     args.add_argument("--runs", type=int, default=20, help="measured runs per variant")
-    ns = args.parse_args()
+    ns = parse(args, quick={"runs": 3})
     exe = openclaw_executable()
-    with Gateway() as gateway:
-        progress(f"gateway pid {gateway.pid} on {gateway.url}; {ns.runs} runs per variant")
-        url_argv = [exe, "gateway", "call", "health", "--url", gateway.url,
-                    "--token", gateway.token]
+    with gateway() as gw:
+        progress(f"gateway pid {gw.pid} on {gw.url}; {ns.runs} runs per variant")
+        url_argv = [exe, "gateway", "call", "health", "--url", gw.url, "--token", gw.token]
         samples = time_commands(
             {
-                "url": (url_argv, child_env(gateway.home)),
+                "url": (url_argv, child_env(gw.home)),
                 "env": ([exe, "gateway", "call", "health"],
-                        child_env(gateway.home, OPENCLAW_GATEWAY_PORT=str(gateway.port))),
-                "url_nocache": (url_argv, child_env(gateway.home, bytecode_cache=False)),
+                        child_env(gw.home, OPENCLAW_GATEWAY_PORT=str(gw.port))),
+                "url_nocache": (url_argv, child_env(gw.home, bytecode_cache=False)),
             },
             ns.runs,
             check=check_health,

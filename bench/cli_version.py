@@ -13,11 +13,14 @@ next to wall time.
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
 from _common import (
     Result,
     child_env,
     openclaw_executable,
+    parse,
     parser,
     progress,
     report,
@@ -38,20 +41,22 @@ def main() -> None:
     """Run the benchmark and print the results."""
     args = parser(__doc__.splitlines()[0])
     args.add_argument("--runs", type=int, default=20, help="measured runs (default 20)")
-    ns = args.parse_args()
+    ns = parse(args, quick={"runs": 3})
     exe = openclaw_executable()
-    cached, uncached = child_env(), child_env(bytecode_cache=False)
-    progress(f"timing {exe} --version x{ns.runs} (and reference commands)")
-    samples = time_commands(
-        {
-            "version": ([exe, "--version"], cached),
-            "version_nocache": ([exe, "--version"], uncached),
-            "python": ([sys.executable, "-c", "pass"], cached),
-            "python_nosite": ([sys.executable, "-S", "-c", "pass"], cached),
-        },
-        ns.runs,
-        check=check_version,
-    )
+    with tempfile.TemporaryDirectory(prefix="openclaw-bench-") as home:
+        cached = child_env(Path(home))
+        uncached = child_env(Path(home), bytecode_cache=False)
+        progress(f"timing {exe} --version x{ns.runs} (and reference commands)")
+        samples = time_commands(
+            {
+                "version": ([exe, "--version"], cached),
+                "version_nocache": ([exe, "--version"], uncached),
+                "python": ([sys.executable, "-c", "pass"], cached),
+                "python_nosite": ([sys.executable, "-S", "-c", "pass"], cached),
+            },
+            ns.runs,
+            check=check_version,
+        )
     wall = {name: summary(data["wall"]) for name, data in samples.items()}
     cpu = {name: summary(data["cpu"]) for name, data in samples.items()}
     results = [

@@ -17,20 +17,31 @@ import asyncio
 import json
 import time
 
-from _common import Gateway, Result, cpu_seconds, parser, progress, report, summary, ws_handshake
+from _common import (
+    Result,
+    cpu_seconds,
+    gateway,
+    parse,
+    parser,
+    progress,
+    report,
+    summary,
+    ws_handshake,
+)
+from harness import GatewayProcess
 
 P50_TARGET_MS = 0.3
 P99_TARGET_MS = 2.0
 
 
-async def lean_loop(gateway: Gateway, requests: int, warmup: int) -> tuple[list[float], float]:
+async def lean_loop(gw: GatewayProcess, requests: int, warmup: int) -> tuple[list[float], float]:
     """Sequential ``health`` round trips over websockets; return (ms samples, gateway CPU s)."""
-    ws = await ws_handshake(gateway.url, gateway.token, mode="cli")
+    ws = await ws_handshake(gw.url, gw.token, mode="cli")
     samples: list[float] = []
     cpu_used = 0.0
     try:
         for phase, count in (("warmup", warmup), ("measure", requests)):
-            cpu_before = cpu_seconds(gateway.pid)
+            cpu_before = cpu_seconds(gw.pid)
             for index in range(count):
                 request_id = f"{phase}-{index}"
                 frame = f'{{"type":"req","id":"{request_id}","method":"health","params":{{}}}}'
@@ -48,18 +59,18 @@ async def lean_loop(gateway: Gateway, requests: int, warmup: int) -> tuple[list[
                 if phase == "measure":
                     samples.append(elapsed * 1000)
             if phase == "measure":
-                cpu_used = cpu_seconds(gateway.pid) - cpu_before
+                cpu_used = cpu_seconds(gw.pid) - cpu_before
     finally:
         await ws.close()
     return samples, cpu_used
 
 
-def sync_client_loop(gateway: Gateway, requests: int, warmup: int) -> list[float]:
+def sync_client_loop(gw: GatewayProcess, requests: int, warmup: int) -> list[float]:
     """Sequential ``health`` calls with the project's blocking client; return ms samples."""
     from openclaw.client.sync import GatewayClient
 
     samples: list[float] = []
-    with GatewayClient(gateway.url, token=gateway.token) as client:
+    with GatewayClient(gw.url, token=gw.token) as client:
         for index in range(warmup + requests):
             started = time.perf_counter()
             payload = client.call("health", {})
@@ -76,11 +87,11 @@ def main() -> None:
     args = parser(__doc__.splitlines()[0])
     args.add_argument("--requests", type=int, default=5000, help="measured requests")
     args.add_argument("--warmup", type=int, default=500, help="unmeasured requests first")
-    ns = args.parse_args()
-    with Gateway() as gateway:
-        progress(f"gateway pid {gateway.pid}; {ns.requests} health requests per loop")
-        lean_samples, cpu_s = asyncio.run(lean_loop(gateway, ns.requests, ns.warmup))
-        sync_samples = sync_client_loop(gateway, ns.requests, ns.warmup)
+    ns = parse(args, quick={"requests": 200, "warmup": 20})
+    with gateway() as gw:
+        progress(f"gateway pid {gw.pid}; {ns.requests} health requests per loop")
+        lean_samples, cpu_s = asyncio.run(lean_loop(gw, ns.requests, ns.warmup))
+        sync_samples = sync_client_loop(gw, ns.requests, ns.warmup)
     lean = summary(lean_samples)
     sync = summary(sync_samples)
     results = [

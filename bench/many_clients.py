@@ -23,12 +23,13 @@ from typing import Any
 
 from _common import (
     ClientPool,
-    Gateway,
     Result,
     cpu_seconds,
     fd_limit,
+    gateway,
     memory_mb,
     open_fds,
+    parse,
     parser,
     progress,
     raise_nofile,
@@ -37,16 +38,17 @@ from _common import (
     ws_call,
     ws_handshake,
 )
+from harness import GatewayProcess
 
 RSS_TARGET_MB = 120.0
 
 
-async def gateway_connections(gateway: Gateway) -> int:
+async def gateway_connections(gw: GatewayProcess) -> int:
     """Ask the gateway (over a fresh ``cli`` connection) how many connections it holds.
 
     The asking connection itself is counted by the gateway, so one is subtracted.
     """
-    ws = await ws_handshake(gateway.url, gateway.token, mode="cli")
+    ws = await ws_handshake(gw.url, gw.token, mode="cli")
     try:
         reply = await ws_call(ws, "status")
     finally:
@@ -54,40 +56,40 @@ async def gateway_connections(gateway: Gateway) -> int:
     return int(reply["payload"]["gateway"]["connections"]) - 1
 
 
-async def settle(gateway: Gateway, seconds: float) -> dict[str, float]:
+async def settle(gw: GatewayProcess, seconds: float) -> dict[str, float]:
     """Wait ``seconds``, then return the gateway's memory, fds and CPU seconds."""
     await asyncio.sleep(seconds)
-    figures: dict[str, float] = dict(memory_mb(gateway.pid))
-    figures["fds"] = open_fds(gateway.pid)
-    figures["cpuSeconds"] = cpu_seconds(gateway.pid)
+    figures: dict[str, float] = dict(memory_mb(gw.pid))
+    figures["fds"] = open_fds(gw.pid)
+    figures["cpuSeconds"] = cpu_seconds(gw.pid)
     return figures
 
 
 async def run(clients: int, rounds: int, concurrency: int, settle_s: float) -> dict[str, Any]:
     """Start a gateway and hold ``clients`` connections ``rounds`` times; return figures."""
     out: dict[str, Any] = {"rounds": []}
-    with Gateway() as gateway:
-        limit = fd_limit(gateway.pid)
+    with gateway() as gw:
+        limit = fd_limit(gw.pid)
         out["gatewayFdLimit"] = limit
         if limit is not None and limit < clients + 64:
             raise SystemExit(f"gateway fd limit {limit} is too low for {clients} clients")
-        out["idle"] = await settle(gateway, settle_s)
-        progress(f"gateway pid {gateway.pid}, fd limit {limit}, idle RSS "
+        out["idle"] = await settle(gw, settle_s)
+        progress(f"gateway pid {gw.pid}, fd limit {limit}, idle RSS "
                  f"{out['idle']['VmRSS']:.1f} MB")
         for round_no in range(1, rounds + 1):
-            pool = ClientPool(gateway.url, gateway.token, clients, concurrency=concurrency)
-            cpu_before = cpu_seconds(gateway.pid)
+            pool = ClientPool(gw.url, gw.token, clients, concurrency=concurrency)
+            cpu_before = cpu_seconds(gw.pid)
             connect_s = await pool.open()
-            cpu_connect = cpu_seconds(gateway.pid) - cpu_before
-            held = await settle(gateway, settle_s)
-            counted = await gateway_connections(gateway)
+            cpu_connect = cpu_seconds(gw.pid) - cpu_before
+            held = await settle(gw, settle_s)
+            counted = await gateway_connections(gw)
             client_rss = rss_mb(os.getpid())
             progress(f"round {round_no}: {len(pool.connections)} clients in {connect_s:.2f} s, "
                      f"gateway RSS {held['VmRSS']:.1f} MB, fds {held['fds']:.0f}, "
                      f"gateway counts {counted}")
             close_s = await pool.close()
-            after = await settle(gateway, settle_s)
-            remaining = await gateway_connections(gateway)
+            after = await settle(gw, settle_s)
+            remaining = await gateway_connections(gw)
             progress(f"round {round_no}: closed in {close_s:.2f} s, RSS after "
                      f"{after['VmRSS']:.1f} MB, fds {after['fds']:.0f}, gateway counts "
                      f"{remaining}")
@@ -102,9 +104,9 @@ async def run(clients: int, rounds: int, concurrency: int, settle_s: float) -> d
                 "gatewayConnectionsAfterClose": remaining,
                 "readerErrors": pool.errors[:5],
             })
-        out["alive"] = gateway.alive()
-        out["stopStatus"] = gateway.stop()
-        out["gatewayOutputTail"] = gateway.output.splitlines()[-10:]
+        out["alive"] = gw.alive()
+        out["stopStatus"] = gw.stop()
+        out["gatewayOutputTail"] = gw.output.splitlines()[-10:]
     return out
 
 
@@ -116,7 +118,7 @@ def main() -> None:
     args.add_argument("--concurrency", type=int, default=50,
                       help="handshakes in flight at once (default 50)")
     args.add_argument("--settle", type=float, default=1.5, help="seconds before each reading")
-    ns = args.parse_args()
+    ns = parse(args, quick={"clients": 50, "rounds": 1, "settle": 0.2})
     nofile = raise_nofile()
     progress(f"RLIMIT_NOFILE soft limit {nofile}")
     started = time.perf_counter()

@@ -14,7 +14,10 @@ gateway, so the figure includes the client side's work of receiving and parsing
 1,000 frames and waking 1,000 reader tasks; the gateway's own CPU time per
 broadcast (from ``/proc/PID/stat``) and the time until the sender got its
 ``res`` (sent by the gateway after it has written the event to every socket)
-are reported alongside.
+are reported alongside. To separate the two sides, the rounds are repeated with
+lean receivers (``--receivers``): websockets' sans-I/O protocol on plain asyncio
+transports, with no task per connection and no JSON decoding (each text frame is
+checked for the ``presence`` marker).
 """
 
 from __future__ import annotations
@@ -24,17 +27,14 @@ import json
 import time
 from typing import Any
 
-from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.uri import parse_uri
-
 from _common import (
     ClientPool,
-    Gateway,
+    LeanConnection,
     Result,
-    connect_frame,
     cpu_seconds,
     fd_limit,
+    gateway,
+    parse,
     parser,
     progress,
     raise_nofile,
@@ -43,6 +43,7 @@ from _common import (
     summary,
     ws_handshake,
 )
+from harness import GatewayProcess
 
 TARGET_MS = 50.0
 MARKER = '"event":"presence"'
@@ -83,93 +84,20 @@ class Recorder:
                 self.done.set()
 
 
-class RawReceiver(asyncio.Protocol):
-    """A receiver that does almost no work per message, to isolate the gateway's share.
-
-    The upgrade and the ``connect`` handshake go through the websockets sans-I/O
-    :class:`~websockets.client.ClientProtocol`; after ``hello-ok`` the connection
-    switches to scanning raw bytes for the ``presence`` marker (server frames are
-    unmasked and uncompressed, so the JSON text is visible on the wire). It does not
-    answer pings, which is fine for a run far shorter than the gateway's 30 s ping
-    interval.
-    """
-
-    def __init__(self, index: int, url: str, token: str, recorder: Recorder,
-                 ready: asyncio.Future[None]) -> None:
-        """Receiver ``index`` of ``url``; ``ready`` resolves after ``hello-ok``."""
-        self.index = index
-        self.uri = parse_uri(url)
-        self.token = token
-        self.recorder = recorder
-        self.ready = ready
-        self.raw = False
-        self.tail = b""
-        self.request_id = ""
-        self.transport: asyncio.Transport | None = None
-        self.proto = ClientProtocol(self.uri, max_size=None)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Send the HTTP upgrade request."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.proto.send_request(self.proto.connect())
-        self._flush()
-
-    def _flush(self) -> None:
-        """Write whatever the sans-I/O protocol has queued."""
-        assert self.transport is not None
-        for chunk in self.proto.data_to_send():
-            if chunk:
-                self.transport.write(chunk)
-
-    def data_received(self, data: bytes) -> None:
-        """Handshake through the sans-I/O protocol, then scan raw bytes."""
-        if self.raw:
-            buffer = self.tail + data
-            if MARKER_BYTES in buffer:
-                self.recorder.hit(self.index)
-            self.tail = buffer[-(len(MARKER_BYTES) - 1):]
-            return
-        self.proto.receive_data(data)
-        for event in self.proto.events_received():
-            if not isinstance(event, Frame) or event.opcode is not Opcode.TEXT:
-                continue
-            frame = json.loads(event.data)
-            if frame.get("event") == "connect.challenge":
-                request = connect_frame(self.token, mode="cli")
-                self.request_id = request["id"]
-                self.proto.send_text(json.dumps(request).encode())
-            elif frame.get("type") == "res" and frame.get("id") == self.request_id:
-                if frame.get("ok") is True:
-                    self.raw = True
-                    if not self.ready.done():
-                        self.ready.set_result(None)
-                elif not self.ready.done():
-                    self.ready.set_exception(RuntimeError(f"connect refused: {frame!r:.300}"))
-        self._flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Fail the handshake if the connection ends before ``hello-ok``."""
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"receiver {self.index} closed: {exc}"))
-
-
-async def open_raw(url: str, token: str, count: int, recorder: Recorder,
-                   concurrency: int = 50) -> list[asyncio.Transport]:
-    """Open ``count`` :class:`RawReceiver` connections; return their transports."""
-    loop = asyncio.get_running_loop()
-    uri = parse_uri(url)
+async def open_lean(url: str, token: str, count: int, recorder: Recorder,
+                    concurrency: int = 50) -> list[LeanConnection]:
+    """Open ``count`` lean receivers that note each ``presence`` event in ``recorder``."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(index: int) -> asyncio.Transport:
-        """Connect receiver ``index`` and wait for its handshake."""
+    def on_frame(conn: LeanConnection, received_at: float, data: bytes) -> None:
+        """Note a ``presence`` event (the frame is not decoded: the marker is enough)."""
+        if MARKER_BYTES in data:
+            recorder.hit(conn.index)
+
+    async def one(index: int) -> LeanConnection:
+        """Connect receiver ``index``."""
         async with gate:
-            ready: asyncio.Future[None] = loop.create_future()
-            transport, _ = await loop.create_connection(
-                lambda: RawReceiver(index, url, token, recorder, ready), uri.host, uri.port
-            )
-            await asyncio.wait_for(ready, 30)
-            return transport
+            return await LeanConnection.open(url, token, on_frame, index=index)
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
@@ -184,14 +112,14 @@ async def read_until_res(ws: Any, request_id: str) -> float:
             return time.perf_counter()
 
 
-async def broadcast_rounds(gateway: Gateway, sender: Any, recorder: Recorder, rounds: int,
+async def broadcast_rounds(gw: GatewayProcess, sender: Any, recorder: Recorder, rounds: int,
                            pause: float) -> dict[str, Any]:
     """One warm-up and ``rounds`` measured ``system-event`` broadcasts; return the figures."""
     out: dict[str, Any] = {"rounds": []}
     cpu_start = 0.0
     for round_no in range(rounds + 1):
         if round_no == 1:
-            cpu_start = cpu_seconds(gateway.pid)
+            cpu_start = cpu_seconds(gw.pid)
         recorder.reset()
         request_id = f"bench-{round_no}"
         frame = json.dumps({"type": "req", "id": request_id, "method": "system-event",
@@ -216,41 +144,39 @@ async def broadcast_rounds(gateway: Gateway, sender: Any, recorder: Recorder, ro
         out["rounds"].append(record)
         progress(f"  round {round_no}: last client after {record['lastMs']:.1f} ms "
                  f"(first {record['firstMs']:.1f}, sender res {record['senderResMs']:.1f})")
-    out["gatewayCpuMsPerRound"] = (cpu_seconds(gateway.pid) - cpu_start) * 1000 / rounds
+    out["gatewayCpuMsPerRound"] = (cpu_seconds(gw.pid) - cpu_start) * 1000 / rounds
     return out
 
 
 async def run(kind: str, clients: int, rounds: int, pause: float) -> dict[str, Any]:
-    """Hold ``clients`` receivers of ``kind`` (websockets/raw) and time the broadcasts."""
+    """Hold ``clients`` receivers of ``kind`` (websockets/lean) and time the broadcasts."""
     recorder = Recorder(clients)
-    with Gateway() as gateway:
-        limit = fd_limit(gateway.pid)
+    with gateway() as gw:
+        limit = fd_limit(gw.pid)
         if limit is not None and limit < clients + 64:
             raise SystemExit(f"gateway fd limit {limit} is too low for {clients} clients")
-        sender = await ws_handshake(gateway.url, gateway.token, mode="ui", client_id="test",
+        sender = await ws_handshake(gw.url, gw.token, mode="ui", client_id="test",
                                     instance_id="bench-ui-1")
         started = time.perf_counter()
         pool: ClientPool | None = None
-        transports: list[asyncio.Transport] = []
+        lean: list[LeanConnection] = []
         if kind == "websockets":
-            pool = ClientPool(gateway.url, gateway.token, clients,
-                              on_message=recorder.on_message)
+            pool = ClientPool(gw.url, gw.token, clients, on_message=recorder.on_message)
             await pool.open()
         else:
-            transports = await open_raw(gateway.url, gateway.token, clients, recorder)
-        progress(f"{kind} receivers: {clients} connected to gateway pid {gateway.pid} in "
+            lean = await open_lean(gw.url, gw.token, clients, recorder)
+        progress(f"{kind} receivers: {clients} connected to gateway pid {gw.pid} in "
                  f"{time.perf_counter() - started:.2f} s")
         await asyncio.sleep(pause)
-        rss_held = rss_mb(gateway.pid)
-        out = await broadcast_rounds(gateway, sender, recorder, rounds, pause)
+        rss_held = rss_mb(gw.pid)
+        out = await broadcast_rounds(gw, sender, recorder, rounds, pause)
         out["gatewayRssHeldMB"] = rss_held
         if pool is not None:
             out["readerErrors"] = pool.errors[:5]
             await pool.close()
-        for transport in transports:
-            transport.close()
+        await asyncio.gather(*(conn.close() for conn in lean))
         await sender.close()
-        out["alive"] = gateway.alive()
+        out["alive"] = gw.alive()
     return out
 
 
@@ -261,9 +187,9 @@ def rows(kind: str, data: dict[str, Any], clients: int, target: float | None) ->
     half = summary([r["medianMs"] for r in rounds])
     first = summary([r["firstMs"] for r in rounds])
     res = summary([r["senderResMs"] for r in rounds])
-    prefix = "presence" if kind == "websockets" else "presence_raw"
+    prefix = "presence" if kind == "websockets" else "presence_lean"
     title = ("websockets asyncio receivers" if kind == "websockets"
-             else "byte-scanning receivers (raw asyncio protocol)")
+             else "lean receivers (websockets sans-I/O, no task each)")
     return [
         Result(f"{prefix}_last_ms", f"{title}: presence at all {clients}, median of "
                f"{len(rounds)}", last["median"], "ms", target, last),
@@ -286,11 +212,11 @@ def main() -> None:
     args.add_argument("--clients", type=int, default=1000, help="receivers (default 1000)")
     args.add_argument("--rounds", type=int, default=10, help="measured broadcasts (default 10)")
     args.add_argument("--pause", type=float, default=0.3, help="seconds between rounds")
-    args.add_argument("--receivers", choices=["websockets", "raw", "both"], default="both",
+    args.add_argument("--receivers", choices=["websockets", "lean", "both"], default="both",
                       help="receiver implementation (default both; the target uses websockets)")
-    ns = args.parse_args()
+    ns = parse(args, quick={"clients": 50, "rounds": 2, "pause": 0.05})
     raise_nofile()
-    kinds = ["websockets", "raw"] if ns.receivers == "both" else [ns.receivers]
+    kinds = ["websockets", "lean"] if ns.receivers == "both" else [ns.receivers]
     results: list[Result] = []
     raw_data: dict[str, Any] = {}
     notes = [

@@ -4,6 +4,7 @@ Each script runs as its own process (``python bench/<name>.py --json``), one aft
 another so they do not disturb each other; their JSON documents are merged. The
 table shows the rows that have a target, or every row with ``--all``; ``--json``
 prints the merged document and ``--save PATH`` also writes it to a file.
+``--quick`` runs every script in its quick mode (a check that they work).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from _common import (
     fmt,
     machine_info,
+    parse,
     parser,
     progress,
     table,
@@ -42,12 +44,13 @@ SCRIPTS = [
 TIMEOUT_S = 300
 
 
-def run_script(name: str) -> dict[str, Any]:
-    """Run ``bench/<name>.py --json``; return its document (or an error record)."""
+def run_script(name: str, quick: bool) -> dict[str, Any]:
+    """Run ``bench/<name>.py --json`` (``--quick`` too when asked); return its document
+    (or an error record)."""
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, str(HERE / f"{name}.py"), "--json"],
+            [sys.executable, str(HERE / f"{name}.py"), "--json", *(["--quick"] if quick else [])],
             capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
         )
     except subprocess.TimeoutExpired:
@@ -71,7 +74,7 @@ def main() -> None:
     args.add_argument("--quiet-wait", type=float, default=15.0, metavar="S",
                       help="before each script, wait up to S seconds for the machine to be "
                       "at most 25%% busy (default 15; 0 to skip)")
-    ns = args.parse_args()
+    ns = parse(args, quick={"quiet_wait": 0.0})
     chosen = [s.strip() for s in ns.only.split(",") if s.strip()] or SCRIPTS
     unknown = sorted(set(chosen) - set(SCRIPTS))
     if unknown:
@@ -81,7 +84,7 @@ def main() -> None:
         busy = wait_for_quiet(ns.quiet_wait) if ns.quiet_wait > 0 else None
         progress(f"running {name} ..." + ("" if busy is None else
                                           f" (machine {busy:.0%} busy just before)"))
-        document = run_script(name)
+        document = run_script(name, ns.quick)
         document["machineBusyBefore"] = busy
         progress(f"{name}: {document.get('seconds', 0):.1f} s"
                  + (f" ERROR {document['error']}" if "error" in document else ""))

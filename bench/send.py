@@ -6,30 +6,8 @@ suite's fake Bot API (``tests/fake_telegram.py``, ``FakeTelegram``), with its le
 state dir, as always. The fake runs in a child process of its own, so its CPU time
 can be read from ``/proc`` and its threads do not share a GIL with the benchmark's
 clients; it is driven over a pipe (``delay``, what it ``sent``). It adds no latency
-(``delay`` 0) unless noted.
+(``delay`` 0) unless noted. Measured:
 
-The fake is a stdlib ``ThreadingHTTPServer`` and, as shipped, leaves Nagle's
-algorithm on: it writes a response's headers and body with two ``send`` calls, so on
-a keep-alive connection the body waits for the client's delayed ACK, about 40 ms
-per request. That would measure the fake, not the gateway, so by default the fake's
-accepted sockets get ``TCP_NODELAY`` (its handler's stdlib
-``disable_nagle_algorithm`` switch, set in the child process; nothing else changes).
-``--fake-as-shipped`` runs everything against the unmodified fake, and every run
-also times a second, unmodified fake alone for comparison. Measured:
-
-* the fake alone: ``--fake-requests`` direct ``sendMessage`` calls with httpx from
-  ``CALLS_PER_ACCOUNT`` threads (one keep-alive ``httpx.Client`` each), and with one
-  stock ``httpx.AsyncClient`` and as many calls in flight (for comparison with the
-  gateway's transport): rate, latency, the fake's and the client's CPU per request;
-* the Telegram channel alone: as many ``TelegramChannel.send`` calls, as many in flight
-  as the gateway allows per account (``CALLS_PER_ACCOUNT``), in this process (the
-  gateway's channel object without ledger or websocket); then
-  again with httpcore's ``current_async_library()`` answering "asyncio" at once
-  (it starts with ``import sniffio``, a failed import on every lock httpcore sets
-  up when sniffio is not installed);
-* the ledger alone, in this process: ``get`` + ``begin`` + ``attempt`` + ``sent`` per
-  new key, and ``get`` per replayed key, on a file database opened like the
-  gateway's (``openclaw.store.db.open_database``);
 * ``--sequential`` sends one after another on one connection
   (``openclaw.client.aio.AsyncGatewayClient``), distinct keys: p50, p99, sends/s;
 * ``--concurrent`` sends, ``--in-flight`` at a time from as many workers spread over
@@ -39,7 +17,8 @@ also times a second, unmodified fake alone for comparison. Measured:
   number in flight: sends/s, p50; each answer must equal the first one. Then as
   many sequential replays as ``--sequential`` allows, for a p50 without queueing;
 * for context, ``--delay-sends`` sends with the fake delaying each ``sendMessage`` by
-  ``--delay-ms`` (the 8-per-account limit then caps the rate at 8 / delay);
+  ``--delay-ms`` (the gateway's per-account limit of calls in flight then caps the
+  rate);
 * ``openclaw message send --target 777 --message hi`` end to end: the venv's console
   script spawned with the gateway's HOME (it finds the port in the runtime record
   and the token in the state dir), timed to the reaped exit, median of ``--runs``
@@ -54,56 +33,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import multiprocessing
-import shutil
-import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from _common import (
-    Gateway,
     Result,
     child_env,
     cpu_seconds,
+    gateway,
     openclaw_executable,
+    parse,
     parser,
     progress,
     report,
     summary,
     time_commands,
 )
+from fake_telegram import FakeTelegram, gateway_config
+from harness import GatewayProcess
 from openclaw.gateway.sending import CALLS_PER_ACCOUNT
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 RATE_TARGET = 500.0
 CLI_TARGET_MS = 200.0
 TOKEN = "123456:BENCH-token-abc"
 CHAT = "777"
-FAKE_CHAT = 999  # the fake-alone calls go here, so they are not counted as gateway sends
 
 
 # --------------------------------------------------------------------------- the fake
 
 
-def fake_server(conn: Any, token: str, nodelay: bool) -> None:
-    """Child process: run a FakeTelegram and answer commands from the pipe.
-
-    ``nodelay`` sets TCP_NODELAY on the fake's accepted sockets (the stdlib
-    ``StreamRequestHandler.disable_nagle_algorithm`` switch of its handler class).
-    """
-    import fake_telegram
-
-    fake_telegram._Handler.disable_nagle_algorithm = nodelay
-    fake = fake_telegram.FakeTelegram(token=token).start()
+def fake_server(conn: Any, token: str) -> None:
+    """Child process: run a FakeTelegram and answer commands from the pipe."""
+    fake = FakeTelegram(token=token).start()
     conn.send(fake.api_root)
     while True:
         command, *args = conn.recv()
@@ -121,15 +85,13 @@ def fake_server(conn: Any, token: str, nodelay: bool) -> None:
 class FakeProcess:
     """A FakeTelegram in a child process (``spawn``), driven over a pipe."""
 
-    def __init__(self, token: str, *, nodelay: bool) -> None:
+    def __init__(self, token: str) -> None:
         """Start the child and wait for its ``api_root``."""
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=fake_server, args=(child, token, nodelay),
-                                       daemon=True)
+        self.process = context.Process(target=fake_server, args=(child, token), daemon=True)
         self.process.start()
         self.token = token
-        self.nodelay = nodelay
         self.api_root: str = self.conn.recv()
         self.pid = int(self.process.pid or 0)
         self.lock = threading.Lock()
@@ -149,10 +111,6 @@ class FakeProcess:
         result: list[tuple[Any, str | None]] = self.call("sent")
         return result
 
-    def url(self, method: str) -> str:
-        """``{api_root}/bot{token}/{method}``."""
-        return f"{self.api_root}/bot{self.token}/{method}"
-
     def stop(self) -> None:
         """Stop the fake and reap the child."""
         if self.process.is_alive():
@@ -164,186 +122,13 @@ class FakeProcess:
             self.process.join(5)
 
 
-def fake_alone_threads(fake: FakeProcess, requests: int, threads: int) -> dict[str, float]:
-    """``requests`` direct sendMessage calls from ``threads`` threads (httpx.Client each)."""
-    import httpx
-
-    local = threading.local()
-    clients: list[httpx.Client] = []
-    url = fake.url("sendMessage")
-
-    def one(index: int) -> float:
-        """One call on this thread's keep-alive client; its ms."""
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(timeout=30)
-            clients.append(client)
-        started = time.perf_counter()
-        response = client.post(url, json={"chat_id": FAKE_CHAT, "text": f"direct {index}"})
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"fake answered {response.status_code}: {response.text[:200]}")
-        return elapsed
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, range(threads * 4)))  # open the connections, warm up
-        fake_cpu = cpu_seconds(fake.pid)
-        own_cpu = time.process_time()
-        started = time.perf_counter()
-        samples = list(pool.map(one, range(requests)))
-        elapsed = time.perf_counter() - started
-        own_cpu = time.process_time() - own_cpu
-        fake_cpu = cpu_seconds(fake.pid) - fake_cpu
-    for client in clients:
-        client.close()
-    return {"rate": requests / elapsed, "fakeCpuUs": fake_cpu * 1e6 / requests,
-            "clientCpuUs": own_cpu * 1e6 / requests, **summary(samples)}
-
-
-async def timed_in_flight(fake: FakeProcess, call: Any, requests: int,
-                          in_flight: int) -> dict[str, float]:
-    """Run ``await call(index)`` for ``requests`` indices, ``in_flight`` at a time (after
-    a warm-up of 4 each); return the rate, latency summary and CPU per call of the fake
-    and of this process."""
-    samples: list[float] = []
-
-    async def worker(indices: Any) -> None:
-        """Calls one after another, until the shared iterator runs out."""
-        for index in indices:
-            started = time.perf_counter()
-            await call(index)
-            samples.append((time.perf_counter() - started) * 1000)
-
-    warm = iter(range(in_flight * 4))
-    await asyncio.gather(*(worker(warm) for _ in range(in_flight)))
-    samples.clear()
-    indices = iter(range(requests))
-    fake_cpu = cpu_seconds(fake.pid)
-    own_cpu = time.process_time()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(indices) for _ in range(in_flight)))
-    elapsed = time.perf_counter() - started
-    own_cpu = time.process_time() - own_cpu
-    fake_cpu = cpu_seconds(fake.pid) - fake_cpu
-    return {"rate": requests / elapsed, "fakeCpuUs": fake_cpu * 1e6 / requests,
-            "clientCpuUs": own_cpu * 1e6 / requests, **summary(samples)}
-
-
-async def fake_alone_async(fake: FakeProcess, requests: int, in_flight: int) -> dict[str, float]:
-    """``requests`` direct sendMessage calls, ``in_flight`` at a time on one httpx.AsyncClient."""
-    import httpx
-
-    url = fake.url("sendMessage")
-    async with httpx.AsyncClient(timeout=30) as client:
-
-        async def call(index: int) -> None:
-            response = await client.post(url, json={"chat_id": FAKE_CHAT,
-                                                    "text": f"async {index}"})
-            if response.status_code != 200:
-                raise RuntimeError(f"fake answered {response.status_code}")
-
-        return await timed_in_flight(fake, call, requests, in_flight)
-
-
-async def channel_alone(fake: FakeProcess, requests: int, in_flight: int) -> dict[str, float]:
-    """``requests`` ``TelegramChannel.send`` calls, ``in_flight`` at a time, in this process.
-
-    The gateway's own channel object (its transport, request building and answer
-    decoding) without the gateway around it: no ledger, no websocket.
-    """
-    from openclaw.channels.base import OutboundMessage
-    from openclaw.channels.telegram import TelegramAccount
-    from openclaw.channels.telegram.bot import TelegramChannel
-
-    account = TelegramAccount(account_id="default", token=fake.token, token_source="config",
-                              api_root=fake.api_root, allow_from=frozenset(), poll_timeout_s=1)
-    channel = TelegramChannel(account)
-
-    async def call(index: int) -> None:
-        receipt = await channel.send(OutboundMessage(str(FAKE_CHAT), f"ch {index}"))
-        if not receipt.message_id:
-            raise RuntimeError(f"no message id: {receipt!r}")
-
-    try:
-        return await timed_in_flight(fake, call, requests, in_flight)
-    finally:
-        await channel.close()
-
-
-@contextlib.contextmanager
-def sniffio_check_skipped() -> Any:
-    """Make httpcore's ``current_async_library()`` answer "asyncio" without importing.
-
-    httpcore calls it for every lock, semaphore and event it sets up, and it starts
-    with ``import sniffio``; when sniffio is not installed (anyio no longer depends on
-    it) every call is a failed import, which searches ``sys.path`` anew each time.
-    """
-    import httpcore._synchronization as sync
-
-    original = sync.current_async_library
-    sync.current_async_library = lambda: "asyncio"
-    try:
-        yield
-    finally:
-        sync.current_async_library = original
-
-
-def ledger_alone(count: int) -> dict[str, float]:
-    """The ledger's statements per new key and per replay, on a file DB in a temp dir."""
-    from openclaw.store.db import open_database
-    from openclaw.store.ledger import Ledger
-
-    root = Path(tempfile.mkdtemp(prefix="openclaw-bench-ledger-"))
-    try:
-        db = open_database(root / "gateway.db")
-        ledger = Ledger(db)
-        request = {"to": CHAT, "text": "x", "media": []}
-        result = {"runId": "", "messageId": "1000", "channel": "telegram", "chatId": CHAT,
-                  "accountId": "default"}
-        deadline = int(time.time() * 1000) + 60_000
-        for key in (f"warm-{n}" for n in range(100)):
-            ledger.get(key)
-            ledger.begin(key, "telegram", "default", CHAT, request, deadline)
-        started = time.perf_counter()
-        for n in range(count):
-            key = f"key-{n}"
-            if ledger.get(key) is not None:
-                raise RuntimeError(f"{key} exists")
-            ledger.begin(key, "telegram", "default", CHAT, request, deadline)
-            ledger.attempt(key)
-            ledger.sent(key, {**result, "runId": key})
-        new_key = (time.perf_counter() - started) / count
-        started = time.perf_counter()
-        for n in range(count):
-            if ledger.get(f"key-{n}") is None:
-                raise RuntimeError(f"key-{n} missing")
-        replay = (time.perf_counter() - started) / count
-        db.close()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return {"newKeyUs": new_key * 1e6, "replayUs": replay * 1e6, "n": count}
-
-
 # --------------------------------------------------------------------------- sends
-
-
-def wait_ready(gateway: Gateway, timeout: float = 20.0) -> None:
-    """Poll ``/readyz`` until 200 (the Telegram account connected; there is no event)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/readyz", timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise RuntimeError("gateway never became ready:\n" + gateway.output) from None
-        time.sleep(0.05)
 
 
 class Sender:
     """Connections to the gateway, and timed ``send`` calls over them."""
 
-    def __init__(self, gateway: Gateway, fake: FakeProcess, connections: int) -> None:
+    def __init__(self, gateway: GatewayProcess, fake: FakeProcess, connections: int) -> None:
         """Describe; :meth:`open` connects."""
         self.gateway = gateway
         self.fake = fake
@@ -461,75 +246,6 @@ def check_cli(name: str, stdout: bytes) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def measure_fakes(ns: Any, fake: FakeProcess) -> dict[str, dict[str, float]]:
-    """The fake alone: threads, httpx.AsyncClient (as is, and without the sniffio import)."""
-    data: dict[str, dict[str, float]] = {}
-    label = "with TCP_NODELAY" if fake.nodelay else "as shipped"
-    progress(f"fake alone ({label}): {ns.fake_requests} sendMessage calls, "
-             f"{CALLS_PER_ACCOUNT} threads")
-    data["threads"] = fake_alone_threads(fake, ns.fake_requests, CALLS_PER_ACCOUNT)
-    progress(f"fake alone ({label}): {ns.fake_requests} calls, httpx.AsyncClient, "
-             f"{CALLS_PER_ACCOUNT} in flight")
-    data["async"] = asyncio.run(fake_alone_async(fake, ns.fake_requests, CALLS_PER_ACCOUNT))
-    progress(f"channel alone: {ns.fake_requests} TelegramChannel.send, "
-             f"{CALLS_PER_ACCOUNT} in flight")
-    data["channel"] = asyncio.run(channel_alone(fake, ns.fake_requests, CALLS_PER_ACCOUNT))
-    progress("  again, httpcore's sniffio import skipped")
-    with sniffio_check_skipped():
-        data["channel_nosniff"] = asyncio.run(channel_alone(fake, ns.fake_requests,
-                                                            CALLS_PER_ACCOUNT))
-    if fake.nodelay and ns.shipped_requests:
-        shipped = FakeProcess(TOKEN, nodelay=False)
-        try:
-            progress(f"fake alone (as shipped): {ns.shipped_requests} calls, "
-                     f"{CALLS_PER_ACCOUNT} threads")
-            data["shipped_threads"] = fake_alone_threads(shipped, ns.shipped_requests,
-                                                         CALLS_PER_ACCOUNT)
-        finally:
-            shipped.stop()
-    return data
-
-
-def fake_rows(ns: Any, fake: FakeProcess, alone: dict[str, dict[str, float]]) -> list[Result]:
-    """Result rows for the fake-alone measurements."""
-    label = "TCP_NODELAY" if fake.nodelay else "as shipped"
-    threads, async_ = alone["threads"], alone["async"]
-    channel, nosniff = alone["channel"], alone["channel_nosniff"]
-    rows = [
-        Result("fake_threads_rate", f"fake Bot API alone ({label}): sendMessage per second, "
-               f"httpx.Client x {CALLS_PER_ACCOUNT} threads (n={ns.fake_requests})",
-               threads["rate"], "/s", detail=threads),
-        Result("fake_threads_p50_ms", "  latency p50", threads["p50"], "ms"),
-        Result("fake_threads_cpu_us", "  fake CPU per request", threads["fakeCpuUs"], "us"),
-        Result("fake_async_rate", f"fake Bot API alone ({label}): sendMessage per second, "
-               f"httpx.AsyncClient, {CALLS_PER_ACCOUNT} in flight", async_["rate"], "/s",
-               detail=async_),
-        Result("fake_async_p50_ms", "  latency p50", async_["p50"], "ms"),
-        Result("fake_async_cpu_us", "  fake CPU per request", async_["fakeCpuUs"], "us"),
-        Result("fake_async_client_cpu_us", "  httpx.AsyncClient CPU per request",
-               async_["clientCpuUs"], "us"),
-        Result("channel_alone_rate", "Telegram channel alone (TelegramChannel.send in this "
-               f"process, {CALLS_PER_ACCOUNT} in flight): per second", channel["rate"], "/s",
-               detail=channel),
-        Result("channel_alone_p50_ms", "  latency p50", channel["p50"], "ms"),
-        Result("channel_alone_cpu_us", "  channel (this process) CPU per send",
-               channel["clientCpuUs"], "us"),
-        Result("channel_nosniff_rate", "  same, httpcore's sniffio import skipped: per second",
-               nosniff["rate"], "/s", detail=nosniff),
-        Result("channel_nosniff_cpu_us", "    channel CPU per send", nosniff["clientCpuUs"],
-               "us"),
-    ]
-    if "shipped_threads" in alone:
-        shipped = alone["shipped_threads"]
-        rows += [
-            Result("fake_shipped_rate", "fake Bot API alone (as shipped, Nagle on): per "
-                   f"second, httpx.Client x {CALLS_PER_ACCOUNT} threads (n={ns.shipped_requests})",
-                   shipped["rate"], "/s", detail=shipped),
-            Result("fake_shipped_p50_ms", "  latency p50", shipped["p50"], "ms"),
-        ]
-    return rows
-
-
 def main() -> None:
     """Run the benchmark and print the results."""
     args = parser(__doc__.splitlines()[0])
@@ -540,35 +256,24 @@ def main() -> None:
                       help="connections the in-flight workers share (default 5)")
     args.add_argument("--replays", type=int, default=1000, help="sends of keys already sent")
     args.add_argument("--warmup", type=int, default=200, help="unmeasured sends first")
-    args.add_argument("--fake-requests", type=int, default=2000,
-                      help="direct sendMessage calls to the fake, per variant")
-    args.add_argument("--shipped-requests", type=int, default=400,
-                      help="direct calls to an unmodified fake, for comparison (0 to skip)")
-    args.add_argument("--fake-as-shipped", action="store_true",
-                      help="leave Nagle's algorithm on in the fake (about 40 ms per request)")
-    args.add_argument("--ledger-keys", type=int, default=2000, help="keys for the ledger alone")
     args.add_argument("--delay-ms", type=float, default=50.0,
                       help="fake delay per sendMessage in the delayed run (0 to skip)")
     args.add_argument("--delay-sends", type=int, default=400, help="sends in the delayed run")
     args.add_argument("--runs", type=int, default=20, help="measured CLI runs per variant")
-    ns = args.parse_args()
+    ns = parse(args, quick={"sequential": 20, "concurrent": 100, "in_flight": 10,
+                            "replays": 50, "warmup": 10, "delay_sends": 20, "runs": 2})
     exe = openclaw_executable()
-    progress(f"ledger alone: {ns.ledger_keys} keys")
-    ledger = ledger_alone(ns.ledger_keys)
-    fake = FakeProcess(TOKEN, nodelay=not ns.fake_as_shipped)
+    fake = FakeProcess(TOKEN)
     try:
-        progress(f"fake Bot API pid {fake.pid} at {fake.api_root}"
-                 + ("" if fake.nodelay else " (as shipped: Nagle on)"))
-        alone = measure_fakes(ns, fake)
-        config = {"channels": {"telegram": {"botToken": TOKEN, "apiRoot": fake.api_root,
-                                            "allowFrom": [4242], "pollTimeoutSeconds": 1}}}
-        with Gateway(config=config) as gateway:
-            wait_ready(gateway)
-            progress(f"gateway pid {gateway.pid} on {gateway.url}, ready")
-            sender = Sender(gateway, fake, ns.connections)
+        progress(f"fake Bot API pid {fake.pid} at {fake.api_root}")
+        config = gateway_config(fake, [4242])  # the fake's token and api_root, via the pipe
+        with gateway(config=config) as gw:
+            gw.wait_ready(timeout=20)
+            progress(f"gateway pid {gw.pid} on {gw.url}, ready")
+            sender = Sender(gw, fake, ns.connections)
             data = asyncio.run(send_phases(fake, ns, sender))
             progress(f"CLI: {ns.runs} runs per variant (+2 warm-up)")
-            env = child_env(gateway.home)
+            env = child_env(gw.home)
             samples = time_commands(
                 {
                     "message_send": ([exe, "message", "send", "--target", CHAT, "--message",
@@ -579,10 +284,10 @@ def main() -> None:
                 check=check_cli,
             )
             cli_sends = 2 + ns.runs
-            db_kb = sum(p.stat().st_size for p in gateway.state_dir.glob("gateway.db*")) / 1024
+            db_kb = sum(p.stat().st_size for p in gw.state_dir.glob("gateway.db*")) / 1024
             sent = fake.sent()
-            if not gateway.alive():
-                raise SystemExit("the gateway died during the run:\n" + gateway.output[-2000:])
+            if not gw.alive():
+                raise SystemExit("the gateway died during the run:\n" + gw.output[-2000:])
     finally:
         fake.stop()
 
@@ -623,9 +328,6 @@ def main() -> None:
                "us"),
         Result("send_replay_seq_p50_ms", f"replayed key, sequential, p50 (n={rep_seq['n']})",
                rep_seq["p50"], "ms", detail=rep_seq),
-        Result("ledger_new_key_us", f"ledger alone: get + begin + attempt + sent per new key "
-               f"(n={ledger['n']})", ledger["newKeyUs"], "us", detail=ledger),
-        Result("ledger_replay_us", "  get per replayed key", ledger["replayUs"], "us"),
     ]
     if "delayed" in data:
         delayed = data["delayed"]
@@ -638,7 +340,6 @@ def main() -> None:
                    delayed["rate"], "/s", detail=delayed),
             Result("send_delayed_p50_ms", "  latency p50", delayed["p50"], "ms"),
         ]
-    results += fake_rows(ns, fake, alone)
     results += [
         Result("cli_message_send_ms",
                f"openclaw message send --target {CHAT} --message hi, median of {ns.runs}",
@@ -656,18 +357,13 @@ def main() -> None:
         Result("send_duplicates", "  duplicate deliveries", duplicates, ""),
         Result("send_ledger_kb", "  ledger on disk (gateway.db + WAL) at the end", db_kb, "KB"),
     ]
-    sniffio = importlib.util.find_spec("sniffio") is not None
     report("send", results, ns.json, notes=[
-        "fake Bot API (tests/fake_telegram.py) in its own process, "
-        + ("TCP_NODELAY on its sockets" if fake.nodelay else "as shipped (Nagle on)")
-        + "; delay 0 unless noted",
+        "fake Bot API (tests/fake_telegram.py) in its own process; delay 0 unless noted",
         f"gateway: at most {CALLS_PER_ACCOUNT} channel calls in flight per account; "
         "clients, fake and gateway share the machine's cores",
-        f"sniffio {'is' if sniffio else 'is not'} importable here, so httpcore's per-lock "
-        f"check {'is cheap' if sniffio else 'is a failed import each time'}",
         "CLI: wall time from just before the spawn to the reaped exit, env = the gateway's "
         "HOME (port from the runtime record, token from the state dir)",
-    ], extra={"fakeNodelay": fake.nodelay, "sniffio": sniffio})
+    ])
     if len(to_chat) != expected or duplicates or missing:
         raise SystemExit(f"delivery check failed: the fake received {len(to_chat)} messages "
                          f"for {expected} distinct keys ({duplicates} duplicates, "

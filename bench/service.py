@@ -30,16 +30,15 @@ import contextlib
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from _common import (
-    PYCACHE_DIR,
     Result,
-    free_port,
+    bytecode_vars,
     openclaw_executable,
+    parse,
     parser,
     progress,
     report,
@@ -47,9 +46,7 @@ from _common import (
     summary,
     time_commands,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
+from harness import free_port, run_cli
 from systemd_harness import UserManager, skip_reason
 
 STATUS_TARGET_MS = 250.0
@@ -61,12 +58,9 @@ PROFILE = "bench"
 class BenchManager(UserManager):
     """The test suite's user manager, with the benchmarks' bytecode cache in its env."""
 
-    def env(self, **extra: str) -> dict[str, str]:
-        """The manager's environment (HOME, XDG_RUNTIME_DIR), bytecode cached."""
-        env = super().env(**extra)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE_DIR)
-        return env
+    def variables(self, **extra: str | None) -> dict[str, str | None]:
+        """The manager's variables (XDG_RUNTIME_DIR, ...), bytecode cached."""
+        return super().variables(**{**bytecode_vars(), **extra})
 
 
 def unit_name(profile: str) -> str:
@@ -74,7 +68,7 @@ def unit_name(profile: str) -> str:
     return f"openclaw-gateway-{profile}.service"
 
 
-def parse(what: str, stdout: bytes) -> dict[str, Any]:
+def parse_json(what: str, stdout: bytes) -> dict[str, Any]:
     """Parse a command's JSON output, or stop with what it printed."""
     try:
         data: dict[str, Any] = json.loads(stdout)
@@ -89,7 +83,7 @@ def check_status(name: str, stdout: bytes) -> None:
         if b"ActiveState=active" not in stdout:
             raise SystemExit(f"{name}: unit not active: {stdout[:300]!r}")
         return
-    data = parse(name, stdout)
+    data = parse_json(name, stdout)
     if (data.get("summary") or {}).get("health") != "healthy":
         raise SystemExit(f"{name}: not healthy: {data.get('summary')!r}")
     if name == "status" and (data.get("rpc") or {}).get("ok") is not True:
@@ -105,7 +99,7 @@ def install(manager: BenchManager, exe: str, profile: str) -> tuple[float, float
     """Time ``gateway install`` of ``profile`` on a free port; check the manager agrees."""
     argv = [exe, "--profile", profile, "gateway", "install", "--port", str(free_port()), "--json"]
     wall, cpu, stdout = run_timed(argv, manager.env())
-    data = parse("install", stdout)
+    data = parse_json("install", stdout)
     if data.get("action") != "installed" or not data.get("pid"):
         raise SystemExit(f"install {profile}: unexpected result: {data!r:.400}")
     if main_pid(manager, profile) != data["pid"]:
@@ -113,11 +107,12 @@ def install(manager: BenchManager, exe: str, profile: str) -> tuple[float, float
     return wall, cpu, data
 
 
-def uninstall(manager: BenchManager, exe: str, profile: str) -> None:
+def uninstall(manager: BenchManager, profile: str) -> None:
     """``gateway uninstall`` of ``profile`` (untimed); stop if it did not remove the unit."""
-    proc = subprocess.run([exe, "--profile", profile, "gateway", "uninstall", "--json"],
-                          env=manager.env(), capture_output=True, check=False, timeout=120)
-    if proc.returncode != 0 or parse("uninstall", proc.stdout).get("action") != "removed":
+    proc = run_cli("--profile", profile, "gateway", "uninstall", "--json", home=manager.home,
+                   env=manager.variables(), timeout=120)
+    if (proc.returncode != 0
+            or parse_json("uninstall", proc.stdout.encode()).get("action") != "removed"):
         raise SystemExit(f"uninstall {profile} failed: {proc.stdout[:300]!r} "
                          f"{proc.stderr[:300]!r}")
 
@@ -152,7 +147,7 @@ def measure(manager: BenchManager, exe: str, ns: Any,
         before = main_pid(manager, PROFILE)
         wall, cpu, stdout = run_timed([exe, "--profile", PROFILE, "gateway", "restart", "--json"],
                                       env)
-        data = parse("restart", stdout)
+        data = parse_json("restart", stdout)
         if data.get("previousPid") != before or data.get("pid") in (None, before):
             raise SystemExit(f"restart: no new pid (before {before}): {data!r:.400}")
         if main_pid(manager, PROFILE) != data["pid"]:
@@ -170,7 +165,7 @@ def measure(manager: BenchManager, exe: str, ns: Any,
         profile = f"{PROFILE}-install-{index}"
         installed.add(profile)
         wall, cpu, data = install(manager, exe, profile)
-        uninstall(manager, exe, profile)
+        uninstall(manager, profile)
         installed.discard(profile)
         if index:
             install_wall.append(wall)
@@ -229,7 +224,7 @@ def main() -> None:
     args.add_argument("--runs", type=int, default=20, help="measured status runs per variant")
     args.add_argument("--install-runs", type=int, default=5, help="measured fresh installs")
     args.add_argument("--restart-runs", type=int, default=10, help="measured restarts")
-    ns = args.parse_args()
+    ns = parse(args, quick={"runs": 2, "install_runs": 1, "restart_runs": 1})
     reason = skip_reason()
     if reason:
         progress(f"skipped: no systemd user manager here ({reason})")
@@ -248,7 +243,7 @@ def main() -> None:
         if manager.process is not None:
             for profile in sorted(installed):
                 with contextlib.suppress(SystemExit, subprocess.SubprocessError):
-                    uninstall(manager, exe, profile)
+                    uninstall(manager, profile)
         manager.stop()
         shutil.rmtree(root, ignore_errors=True)
     report("service", results, ns.json, notes=notes)

@@ -23,17 +23,19 @@ import time
 from pathlib import Path
 
 from _common import (
-    Gateway,
     Result,
+    bytecode_vars,
     cpu_seconds,
-    free_port,
+    gateway,
     memory_mb,
     open_fds,
+    parse,
     parser,
     progress,
     report,
     summary,
 )
+from harness import GatewayProcess, free_port
 
 START_TARGET_MS = 300.0
 RSS_TARGET_MB = 40.0
@@ -41,17 +43,17 @@ POLL_INTERVAL_S = 0.001
 READYZ = b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
 
-def poll_accept(port: int, gateway: Gateway, timeout: float = 20.0) -> socket.socket:
+def poll_accept(port: int, gw: GatewayProcess, timeout: float = 20.0) -> socket.socket:
     """Connect to ``port`` until accepted; return the connected socket."""
     deadline = time.perf_counter() + timeout
     while True:
         try:
             return socket.create_connection(("127.0.0.1", port), timeout=5)
         except ConnectionRefusedError:
-            if not gateway.alive():
-                raise RuntimeError("gateway exited during start:\n" + gateway.output) from None
+            if not gw.alive():
+                raise RuntimeError("gateway exited during start:\n" + gw.output) from None
             if time.perf_counter() > deadline:
-                raise RuntimeError("gateway never accepted:\n" + gateway.output) from None
+                raise RuntimeError("gateway never accepted:\n" + gw.output) from None
             time.sleep(POLL_INTERVAL_S)
 
 
@@ -71,31 +73,31 @@ def readyz(sock: socket.socket) -> int:
 def one_start(home: Path, bytecode_cache: bool = True) -> dict[str, float]:
     """Start a gateway once; return ms to TCP accept, /readyz answer, listening line, stop."""
     port = free_port()
-    gateway = Gateway(home, port=port, bytecode_cache=bytecode_cache).spawn()
+    gw = GatewayProcess(home, port=port, env=bytecode_vars(bytecode_cache)).spawn()
     try:
-        sock = poll_accept(port, gateway)
+        sock = poll_accept(port, gw)
         accepted = time.perf_counter()
         status = readyz(sock)
         answered = time.perf_counter()
         if status != 200:
             raise RuntimeError(f"/readyz answered {status}")
-        gateway.wait_listening()
-        cpu_ms = cpu_seconds(gateway.pid) * 1000
-        origin = gateway.spawned_at
+        gw.wait_listening(timeout=20)
+        cpu_ms = cpu_seconds(gw.pid) * 1000
+        origin = gw.spawned_at
         timings = {
             "accept_ms": (accepted - origin) * 1000,
             "readyz_ms": (answered - origin) * 1000,
-            "listening_line_ms": (gateway.listening_at - origin) * 1000,
+            "listening_line_ms": (gw.listening_at - origin) * 1000,
             "cpu_ms": cpu_ms,
         }
         stop_started = time.perf_counter()
-        status_code = gateway.stop()
+        status_code = gw.stop()
         timings["stop_ms"] = (time.perf_counter() - stop_started) * 1000
         if status_code != 0:
             raise RuntimeError(f"gateway exited {status_code} on SIGTERM")
         return timings
     finally:
-        gateway.stop()
+        gw.stop()
 
 
 def series(runs: int, fresh_home: bool, bytecode_cache: bool = True) -> dict[str, list[float]]:
@@ -116,10 +118,10 @@ def series(runs: int, fresh_home: bool, bytecode_cache: bool = True) -> dict[str
 
 def idle_memory(idle_s: float) -> dict[str, float]:
     """Start a gateway, leave it idle ``idle_s`` seconds, return its memory figures (MiB)."""
-    with Gateway() as gateway:
+    with gateway() as gw:
         time.sleep(idle_s)
-        figures = memory_mb(gateway.pid)
-        figures["fds"] = open_fds(gateway.pid)
+        figures = memory_mb(gw.pid)
+        figures["fds"] = open_fds(gw.pid)
         return figures
 
 
@@ -130,7 +132,7 @@ def main() -> None:
     args.add_argument("--fresh-runs", type=int, default=3,
                       help="starts on an empty HOME, and without bytecode cache (default 3)")
     args.add_argument("--idle", type=float, default=2.0, help="idle seconds before RSS")
-    ns = args.parse_args()
+    ns = parse(args, quick={"runs": 2, "fresh_runs": 1, "idle": 0.5})
     progress("warm-up start (unmeasured)")
     series(1, fresh_home=True)
     progress(f"{ns.runs} restarts on one HOME")

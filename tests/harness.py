@@ -1,4 +1,5 @@
-"""Test harness: a real gateway process on a free port, and raw protocol helpers.
+"""Test harness: the ``openclaw`` CLI and a real gateway as subprocesses, and raw
+protocol helpers. The benchmarks in ``bench/`` use it too.
 
 The gateway is started as ``python -m openclaw gateway --port 0`` with an isolated
 HOME; readiness is the ``listening on ws://...`` line it prints (read from its
@@ -18,8 +19,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 LISTENING = re.compile(r"listening on ws://[0-9.]+:(\d+) \(pid (\d+)")
+#: How the CLI is run: this interpreter (the project's venv) with ``-m openclaw``.
+OPENCLAW = (sys.executable, "-m", "openclaw")
 
 
 @contextlib.contextmanager
@@ -48,32 +53,87 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The inherited environment minus OPENCLAW_*, with HOME set to ``home``."""
+def clean_env(home: Path, **extra: str | None) -> dict[str, str]:
+    """The inherited environment minus OPENCLAW_* and NO_COLOR, with HOME set to ``home``.
+
+    Every child process gets this, so a developer's own settings cannot leak into a
+    test. ``extra`` is applied last; a None value removes that variable.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
     env["HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("NO_COLOR", None)
-    env.update(extra)
+    for name, value in extra.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
+def run_cli(
+    *args: str,
+    home: Path,
+    env: Mapping[str, str | None] | None = None,
+    input: str | None = None,
+    timeout: float = 60.0,
+    wrapper: Sequence[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run ``openclaw ARGS`` to completion as a user would; return its status and output.
+
+    The process gets :func:`clean_env` of ``home`` plus ``env``; stdout and stderr are
+    captured as text; stdin is ``input`` (or empty, never the test runner's). A
+    non-zero exit is returned, not raised: tests assert on it. ``wrapper`` is argv
+    put in front of the interpreter (e.g. ``setpriv`` to run as another user).
+    """
+    return subprocess.run(
+        [*wrapper, *OPENCLAW, *args], env=clean_env(home, **(env or {})), input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def start_cli(
+    *args: str,
+    home: Path,
+    env: Mapping[str, str | None] | None = None,
+    **popen: Any,
+) -> subprocess.Popen[str]:
+    """Start ``openclaw ARGS`` in the background (the gateway, ``logs --follow``, a run
+    to interrupt); the caller reads, signals and waits for it.
+
+    The environment is as for :func:`run_cli`. stdout and stderr are text pipes unless
+    ``popen`` says otherwise (any :class:`subprocess.Popen` keyword is passed on).
+    """
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(
+        [*OPENCLAW, *args], env=clean_env(home, **(env or {})), text=True, **popen,
+    )
+
+
 class GatewayProcess:
-    """A gateway subprocess with its own HOME (and so its own state dir)."""
+    """A gateway subprocess with its own HOME (and so its own state dir).
+
+    ``config`` is written to the state dir's ``openclaw.json`` first; ``env`` holds
+    extra environment variables (see :func:`clean_env`). Lines of output are kept
+    with the :func:`time.perf_counter` reading of their arrival, so a benchmark can
+    time the start from :attr:`spawned_at` to :attr:`listening_at`.
+    """
 
     def __init__(
         self,
         home: Path,
         *args: str,
         config: dict[str, Any] | None = None,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         port: int | None = 0,
         profile: str | None = None,
     ) -> None:
         self.home = home
         self.args = list(args)
         self.profile = profile
-        self.env = clean_env(home, **(env or {}))
+        self.env = dict(env or {})
         self.requested_port = port
         state = ".openclaw" if profile in (None, "default") else f".openclaw-{profile}"
         self.state_dir = home / state
@@ -82,67 +142,95 @@ class GatewayProcess:
             (self.state_dir / "openclaw.json").write_text(json.dumps(config))
         self.proc: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.arrivals: list[float] = []
+        self._queue: queue.Queue[int | None] = queue.Queue()
         self.port = 0
         self.pid = 0
+        self.spawned_at = 0.0
+        self.listening_at = 0.0
 
     @property
-    def command(self) -> list[str]:
-        """The argv used to start the gateway."""
-        base = [sys.executable, "-m", "openclaw"]
-        if self.profile:
-            base += ["--profile", self.profile]
+    def argv(self) -> list[str]:
+        """The CLI arguments that start the gateway (after ``openclaw``)."""
+        base = ["--profile", self.profile] if self.profile else []
         port = [] if self.requested_port is None else ["--port", str(self.requested_port)]
         return [*base, "gateway", *port, *self.args]
 
     def spawn(self) -> GatewayProcess:
         """Start the process without waiting for readiness."""
-        self.proc = subprocess.Popen(
-            self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.lines, self.arrivals = [], []
+        self._queue = queue.Queue()
+        self.spawned_at = time.perf_counter()
+        self.proc = start_cli(*self.argv, home=self.home, env=self.env,
+                              stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT, bufsize=1)
+        threading.Thread(target=self._pump, args=(self.proc, self._queue), daemon=True).start()
         return self
 
-    def _pump(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
+    def _pump(self, proc: subprocess.Popen[str], lines: queue.Queue[int | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.arrivals.append(time.perf_counter())
             self.lines.append(line.rstrip("\n"))
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
+            lines.put(len(self.lines) - 1)
+        lines.put(None)
 
     def wait_for_line(self, pattern: str | re.Pattern[str], timeout: float = 15.0) -> re.Match[str]:
         """Block until a stdout line matches ``pattern``; fail if the process exits first."""
+        return self._wait_for_line(pattern, timeout)[0]
+
+    def _wait_for_line(self, pattern: str | re.Pattern[str],
+                       timeout: float) -> tuple[re.Match[str], int]:
+        """The first matching line and its index (the lines seen so far count too)."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
-        for line in self.lines:
+        for index, line in enumerate(list(self.lines)):
             match = regex.search(line)
             if match:
-                return match
+                return match, index
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"no line matching {regex.pattern!r}; output:\n" + self.output)
             try:
-                line = self._queue.get(timeout=remaining)
+                index = self._queue.get(timeout=remaining)
             except queue.Empty:
                 continue
-            if line is None:
+            if index is None:
                 raise AssertionError(
                     f"gateway exited ({self.proc and self.proc.wait()}) before {regex.pattern!r}; "
                     "output:\n" + self.output
                 )
-            match = regex.search(line)
+            match = regex.search(self.lines[index])
             if match:
-                return match
+                return match, index
+
+    def wait_listening(self, timeout: float = 15.0) -> GatewayProcess:
+        """Block until the gateway says it listens; note its port, pid and when it said so."""
+        match, index = self._wait_for_line(LISTENING, timeout)
+        self.port = int(match.group(1))
+        self.pid = int(match.group(2))
+        self.listening_at = self.arrivals[index]
+        return self
 
     def start(self, timeout: float = 15.0) -> GatewayProcess:
         """Start and wait until it accepts connections."""
-        self.spawn()
-        match = self.wait_for_line(LISTENING, timeout)
-        self.port = int(match.group(1))
-        self.pid = int(match.group(2))
-        return self
+        return self.spawn().wait_listening(timeout)
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        """Poll ``/readyz`` until it answers 200 (every channel account connected).
+
+        Readiness is a state another process reaches and announces nowhere, so this
+        polls; it fails after ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
 
     @property
     def output(self) -> str:
@@ -174,6 +262,10 @@ class GatewayProcess:
         """All of today's log files concatenated."""
         return "".join(p.read_text() for p in sorted(self.log_dir.glob("*.log")))
 
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
     def signal(self, signum: int) -> None:
         """Send a signal to the gateway."""
         assert self.proc is not None
@@ -197,8 +289,7 @@ class GatewayProcess:
 
     def run_to_exit(self, timeout: float = 15.0) -> tuple[int, str]:
         """Run a gateway that is expected to exit on its own; return (status, output)."""
-        proc = subprocess.run(self.command, env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        proc = run_cli(*self.argv, home=self.home, env=self.env, timeout=timeout)
         return proc.returncode, proc.stdout + proc.stderr
 
 

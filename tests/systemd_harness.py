@@ -14,12 +14,11 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import clean_env
+from harness import clean_env, run_cli
 
 SYSTEMD = Path("/lib/systemd/systemd")
 MARKER = Path("/run/systemd/system")
@@ -44,13 +43,15 @@ class UserManager:
         self.process: subprocess.Popen[bytes] | None = None
         self.created_marker = False
 
-    def env(self, **extra: str) -> dict[str, str]:
-        """Environment for CLI and systemctl processes talking to this manager."""
-        env = clean_env(self.home, XDG_RUNTIME_DIR=str(self.runtime_dir))
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        env.pop("NOTIFY_SOCKET", None)
-        env.update(extra)
-        return env
+    def variables(self, **extra: str | None) -> dict[str, str | None]:
+        """What processes talking to this manager set (a None value removes a variable):
+        its runtime dir, and no session bus or notify socket of the caller's."""
+        return {"XDG_RUNTIME_DIR": str(self.runtime_dir), "DBUS_SESSION_BUS_ADDRESS": None,
+                "NOTIFY_SOCKET": None, **extra}
+
+    def env(self, **extra: str | None) -> dict[str, str]:
+        """The whole environment for systemctl and the manager itself (HOME is its own)."""
+        return clean_env(self.home, **self.variables(**extra))
 
     def start(self, timeout: float = 20.0) -> UserManager:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -111,8 +112,7 @@ class UserManager:
         self, *args: str, timeout: float = 90, **extra: str
     ) -> subprocess.CompletedProcess[str]:
         """Run ``openclaw ARGS`` as a user would, against this manager."""
-        return subprocess.run([sys.executable, "-m", "openclaw", *args], env=self.env(**extra),
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return run_cli(*args, home=self.home, env=self.variables(**extra), timeout=timeout)
 
     def cli_json(self, *args: str, **extra: str) -> tuple[int, Any]:
         """Run a command with ``--json``; return its exit status and parsed stdout."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from fake_models import FakeModels
-from harness import GatewayProcess, RawClient, clean_env, free_port
+from harness import GatewayProcess, RawClient, free_port, run_cli, start_cli
 
 
 @pytest.fixture
@@ -228,26 +227,21 @@ def test_shutdown_aborts_runs_with_a_stored_final(
     assert waited["status"] == "error" and "stopping" in waited["error"]["message"]
 
 
-def agent_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "openclaw", "agent", *args],
-                          env=clean_env(home, **env), capture_output=True, text=True,
-                          timeout=60, check=False)
-
-
 def test_agent_cli_streams_waits_and_fails_fast_when_down(
     make_gateway: Callable[..., GatewayProcess], tmp_path: Path,
 ) -> None:
     home = tmp_path / "cli-home"
     home.mkdir()
-    down = agent_cli(home, "-m", "hi", OPENCLAW_GATEWAY_PORT=str(free_port()))
+    down = run_cli("agent", "-m", "hi", home=home,
+                   env={"OPENCLAW_GATEWAY_PORT": str(free_port())})
     assert down.returncode == 69 and "not reachable" in down.stderr
     make_gateway(home=home)
-    result = agent_cli(home, "-m", "what is 6*7", "--idempotency-key", "cli1")
+    result = run_cli("agent", "-m", "what is 6*7", "--idempotency-key", "cli1", home=home)
     assert result.returncode == 0, result.stderr
     assert "42" in result.stdout and "offline" in result.stderr
-    again = agent_cli(home, "-m", "what is 6*7", "--idempotency-key", "cli1", "--json")
+    again = run_cli("agent", "-m", "what is 6*7", "--idempotency-key", "cli1", "--json", home=home)
     assert again.returncode == 0 and json.loads(again.stdout)["runId"] == "cli1"
-    no_wait = agent_cli(home, "-m", "later", "--no-wait", "--idempotency-key", "cli2")
+    no_wait = run_cli("agent", "-m", "later", "--no-wait", "--idempotency-key", "cli2", home=home)
     assert no_wait.returncode == 0 and no_wait.stdout.split()[0] == "cli2"
 
 
@@ -300,10 +294,8 @@ def test_agent_cli_ctrl_c_can_abort_the_run(
     home.mkdir()
     gateway = make_gateway(config=openai_config(models), home=home)
     models.stall_next("openai", after_pieces=1)
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "openclaw", "agent", "-m", "never ends", "--idempotency-key",
-         "cc1", "--abort-on-interrupt"], env=clean_env(home), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+    cli = start_cli("agent", "-m", "never ends", "--idempotency-key", "cc1",
+                    "--abort-on-interrupt", home=home)
     models.wait_for(lambda m: m.stalled == 1, timeout=20)
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=30)
@@ -319,10 +311,8 @@ def test_agent_cli_ctrl_c_without_a_terminal_leaves_the_run_going(
     home.mkdir()
     gateway = make_gateway(config=openai_config(models), home=home)
     models.stall_next("openai", after_pieces=1)
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "openclaw", "agent", "-m", "keep going", "--idempotency-key",
-         "cc2"], env=clean_env(home), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+    cli = start_cli("agent", "-m", "keep going", "--idempotency-key", "cc2", home=home,
+                    stdin=subprocess.DEVNULL)
     models.wait_for(lambda m: m.stalled == 1, timeout=20)
     cli.send_signal(signal.SIGINT)
     _, stderr = cli.communicate(timeout=30)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from harness import clean_env, free_port, listening_socket
+from harness import free_port, listening_socket, run_cli
 
 
 def doctor(home: Path, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
@@ -17,11 +15,8 @@ def doctor(home: Path, *args: str, **env: str) -> tuple[int, dict[str, Any]]:
     gateway someone runs on the default port cannot make these tests fail)."""
     if "OPENCLAW_GATEWAY_PORT" not in env and not _names_a_port(home):
         env["OPENCLAW_GATEWAY_PORT"] = str(free_port())
-    result = subprocess.run(
-        [sys.executable, "-m", "openclaw", "doctor", "--json", *args],
-        env=clean_env(home, XDG_RUNTIME_DIR=str(home / "no-manager"), **env),
-        capture_output=True, text=True, timeout=60, check=False,
-    )
+    result = run_cli("doctor", "--json", *args, home=home,
+                     env={"XDG_RUNTIME_DIR": str(home / "no-manager"), **env})
     return result.returncode, json.loads(result.stdout)
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import GatewayProcess, RawClient, clean_env
+from harness import GatewayProcess, RawClient, start_cli
 
 ROTATING = {"logging": {"level": "debug", "maxFileBytes": 4096, "maxArchives": 2}}
 
@@ -21,11 +20,9 @@ class Follower:
     """``openclaw logs --follow --json`` as a subprocess, its records on a queue."""
 
     def __init__(self, home: Path, port: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openclaw", "logs", "--follow", "--json", "--interval", "100",
-             "--timeout", "2000"],
-            env=clean_env(home, OPENCLAW_GATEWAY_PORT=str(port)),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+        self.proc = start_cli(
+            "logs", "--follow", "--json", "--interval", "100", "--timeout", "2000",
+            home=home, env={"OPENCLAW_GATEWAY_PORT": str(port)}, stderr=subprocess.DEVNULL,
         )
         self.records: queue.Queue[dict] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 
 from fake_telegram import FakeTelegram, gateway_config
-from harness import GatewayProcess, RawClient, clean_env, free_port
+from harness import GatewayProcess, RawClient, free_port, run_cli
 
 ALLOWED_USER = 4242
 
@@ -32,22 +30,6 @@ def client(gateway: GatewayProcess) -> RawClient:
     raw = RawClient(gateway.url)
     raw.handshake(gateway.token)
     return raw
-
-
-def wait_ready(gateway: GatewayProcess, timeout: float = 10.0) -> None:
-    """Poll /readyz (readiness is a state another process reaches; there is no event)."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/readyz", timeout=2):
-                return
-        except urllib.error.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.05)
 
 
 def test_send_text_reaches_telegram_once(
@@ -70,7 +52,7 @@ def test_inbound_message_becomes_an_event_and_is_stored(
     make_gateway: Callable[..., GatewayProcess], telegram: FakeTelegram,
 ) -> None:
     gateway = make_gateway(config=telegram_config(telegram))
-    wait_ready(gateway)
+    gateway.wait_ready()
     raw = client(gateway)
     telegram.push_message(555, "ignore me", from_id=999)
     telegram.push_message(ALLOWED_USER, "hi gateway", from_id=ALLOWED_USER)
@@ -189,7 +171,7 @@ def test_channel_down_backs_off_reports_and_recovers(
     assert up["lastError"] is None
     health = raw.next_event("health", timeout=10)["payload"]  # connecting changed health
     assert health["channels"]["telegram"]["connected"] is True
-    wait_ready(gateway)
+    gateway.wait_ready()
 
 
 def test_a_stalled_long_poll_is_detected_and_restarted(
@@ -349,12 +331,6 @@ def test_graceful_shutdown_finishes_a_send_in_progress(
     assert gateway.wait() == 0
 
 
-def message_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "openclaw", "message", "send", *args],
-                          env=clean_env(home, **env), capture_output=True, text=True,
-                          timeout=60, check=False)
-
-
 def test_message_send_cli_is_idempotent_and_fails_fast_when_down(
     make_gateway: Callable[..., GatewayProcess], telegram: FakeTelegram, tmp_path: Path,
 ) -> None:
@@ -362,23 +338,24 @@ def test_message_send_cli_is_idempotent_and_fails_fast_when_down(
     home.mkdir()
     port = free_port()
     started = time.monotonic()
-    down = message_cli(home, "--target", "777", "--message", "x",
-                       OPENCLAW_GATEWAY_PORT=str(port))
+    down = run_cli("message", "send", "--target", "777", "--message", "x", home=home,
+                   env={"OPENCLAW_GATEWAY_PORT": str(port)})
     assert down.returncode == 69 and time.monotonic() - started < 5
     # One line: no generated key, since retrying under it cannot help a gateway that is down.
     assert len(down.stderr.strip().splitlines()) == 1
     assert "not reachable" in down.stderr and "key" not in down.stderr
 
     gateway = make_gateway(config=telegram_config(telegram), home=home)
-    first = message_cli(home, "--target", "777", "--message", "from the cli", "--json")
+    first = run_cli("message", "send", "--target", "777", "--message", "from the cli", "--json",
+                    home=home)
     assert first.returncode == 0, first.stderr
     sent = json.loads(first.stdout)
     assert sent["channel"] == "telegram" and len(sent["idempotencyKey"]) == 32
-    again = message_cli(home, "--target", "777", "--message", "from the cli",
-                        "--idempotency-key", sent["idempotencyKey"])
+    again = run_cli("message", "send", "--target", "777", "--message", "from the cli",
+                    "--idempotency-key", sent["idempotencyKey"], home=home)
     assert again.returncode == 0 and f"message {sent['messageId']}" in again.stdout
     assert telegram.sent_texts() == ["from the cli"]
-    bad = message_cli(home, "--target", "nope nope", "--message", "x")
+    bad = run_cli("message", "send", "--target", "nope nope", "--message", "x", home=home)
     assert bad.returncode == 1 and "not a Telegram chat" in bad.stderr
     assert gateway.port
 
@@ -389,10 +366,9 @@ def test_health_and_status_summarise_the_channel(
     home = tmp_path / "summary-home"
     home.mkdir()
     gateway = make_gateway(config=telegram_config(telegram), home=home)
-    wait_ready(gateway)
+    gateway.wait_ready()
     summary = client(gateway).request("status", {})["payload"]["channelSummary"]
     assert summary == ["telegram/default: connected (@openclaw_test_bot)"]
-    human = subprocess.run([sys.executable, "-m", "openclaw", "health"], env=clean_env(home),
-                           capture_output=True, text=True, timeout=30, check=False)
+    human = run_cli("health", home=home)
     assert human.returncode == 0 and "Channel telegram: connected" in human.stdout
     assert telegram.token not in human.stdout + gateway.log_text()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness import free_port, listening_socket
+from harness import free_port, listening_socket, run_cli, start_cli
 from systemd_harness import UserManager
 
 pytestmark = pytest.mark.timeout(180)
@@ -335,10 +335,8 @@ def test_uninstall_removes_this_profiles_legacy_units(svc: Svc) -> None:
 
 
 def test_system_scope_needs_root_and_a_systemd_host(svc: Svc) -> None:
-    as_nobody = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-         "openclaw", "gateway", "install", "--system"],
-        env=svc.m.env(), capture_output=True, text=True, timeout=60, check=False)
+    as_nobody = run_cli("gateway", "install", "--system", home=svc.m.home, env=svc.m.variables(),
+                        wrapper=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
     assert as_nobody.returncode == 1 and "needs root" in as_nobody.stderr, as_nobody.stderr
     as_root = svc.cli("gateway", "install", "--system", "--run-as", "root")
     assert as_root.returncode == 69 and "init system" in as_root.stderr, as_root.stderr
@@ -371,9 +369,8 @@ def test_status_names_a_config_mismatch_and_a_refused_credential(svc: Svc) -> No
 
 def test_install_refuses_while_a_hand_started_gateway_runs(svc: Svc) -> None:
     port = free_port()
-    foreground = subprocess.Popen(
-        [sys.executable, "-m", "openclaw", "--profile", svc.profile, "gateway", "--port",
-         str(port)], env=svc.m.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    foreground = start_cli("--profile", svc.profile, "gateway", "--port", str(port),
+                           home=svc.m.home, env=svc.m.variables(), stderr=subprocess.STDOUT)
     try:
         assert foreground.stdout is not None
         for line in foreground.stdout:  # the gateway says when it listens
