@@ -40,9 +40,9 @@ from openclaw.channels.base import (
     SendReceipt,
     TargetError,
 )
-from openclaw.channels.http import channel_transport
 from openclaw.config import Config, TelegramAccountConfig, TelegramConfig
 from openclaw.errors import ConfigError
+from openclaw.httptransport import channel_transport
 from openclaw.redact import Redactor
 
 __all__ = [
