@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from openclaw.agent.providers.sse import SSECall
-from openclaw.channels.http import channel_transport
+from openclaw.httptransport import channel_transport
 
 __all__ = ["HTTPProvider", "decode_object", "ended_early"]
 

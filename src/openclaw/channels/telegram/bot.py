@@ -38,8 +38,8 @@ from openclaw.channels.base import (
     SendReceipt,
     TargetError,
 )
-from openclaw.channels.http import channel_transport
 from openclaw.channels.telegram import CHANNEL, TelegramAccount
+from openclaw.httptransport import channel_transport
 from openclaw.redact import Redactor
 
 __all__ = ["TelegramChannel"]
