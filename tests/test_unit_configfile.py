@@ -208,3 +208,25 @@ def test_env_none_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_port(None, 2222, 3333) == (5555, "env")
     monkeypatch.delenv("OPENCLAW_GATEWAY_PORT")
     assert resolve_port(None, 2222, 3333) == (2222, "config")
+
+
+def test_the_lenient_reader_never_raises_and_takes_only_well_typed_values(
+        tmp_path: Path) -> None:
+    from openclaw.configfile import read_lenient
+
+    path = tmp_path / "openclaw.json"
+    path.write_text('{gateway: {port: "nope", auth: {token: 7}}, logging: {dir: "~/logs", '
+                    'maxArchives: true, maxFileBytes: 2048}}')
+    config = read_lenient(path)
+    assert config.error is None
+    assert config.port(18789, {}) == (18789, "default")  # a string port reads as unset
+    assert config.string("gateway.auth.token") is None  # not a string
+    assert config.positive_int("logging.maxArchives") is None  # a bool is not an int
+    assert config.positive_int("logging.maxFileBytes") == 2048
+    assert config.log_dir(tmp_path) == Path("~/logs").expanduser()
+    path.write_text("{not json5")
+    broken = read_lenient(path)
+    assert broken.error and str(path) in broken.error
+    assert broken.get("gateway.port") is None and broken.log_dir(tmp_path) == tmp_path
+    missing = read_lenient(tmp_path / "absent.json")
+    assert missing.error is None and missing.document is None

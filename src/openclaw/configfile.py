@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-__all__ = ["get_path", "read_document", "resolve_port"]
+__all__ = ["LenientConfig", "get_path", "read_document", "read_lenient", "resolve_port"]
 
 
 def read_document(path: Path) -> dict[str, Any] | None:
@@ -57,6 +57,57 @@ def get_path(document: Mapping[str, Any] | None, dotted: str) -> Any:
             return None
         node = node.get(part)
     return node
+
+
+class LenientConfig:
+    """``openclaw.json`` as the CLI reads it: never refused, each value taken only when it
+    has the right type (anything else reads as unset, so defaults apply).
+
+    This is the one lenient reader (the gateway's strict loader is
+    :func:`openclaw.config.load_config`). ``error`` says why the file could not be
+    read at all; the values then all read as unset.
+    """
+
+    __slots__ = ("document", "error", "path")
+
+    def __init__(self, path: Path, document: dict[str, Any] | None, error: str | None) -> None:
+        self.path = path
+        self.document = document
+        self.error = error
+
+    def get(self, dotted: str) -> Any:
+        """The raw value at ``"a.b.c"``, or None."""
+        return get_path(self.document, dotted)
+
+    def string(self, dotted: str) -> str | None:
+        """A non-empty string value, or None."""
+        value = self.get(dotted)
+        return value if isinstance(value, str) and value.strip() else None
+
+    def positive_int(self, dotted: str) -> int | None:
+        """A positive integer value (``true`` is not one), or None."""
+        value = self.get(dotted)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+            else None
+
+    def log_dir(self, default: Path) -> Path:
+        """``logging.dir`` (``~`` expanded), else ``default``."""
+        from pathlib import Path
+
+        directory = self.string("logging.dir")
+        return Path(directory).expanduser() if directory else default
+
+    def port(self, default_port: int, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+        """``(port, source)`` as :func:`resolve_port` resolves it without a flag."""
+        return resolve_port(None, self.get("gateway.port"), default_port, env)
+
+
+def read_lenient(path: Path) -> LenientConfig:
+    """Read ``path`` leniently (never raises; a missing file reads as empty)."""
+    try:
+        return LenientConfig(path, read_document(path), None)
+    except ConfigError as exc:
+        return LenientConfig(path, None, exc.message)
 
 
 def _parse_port(value: object, source: str) -> int:

@@ -16,7 +16,8 @@ from openclaw.paths import Profile, ensure_private_dir
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any
+
+    from openclaw.configfile import LenientConfig
 
 __all__ = [
     "load_or_create_token",
@@ -50,22 +51,19 @@ def load_or_create_token(profile: Profile) -> tuple[str, bool]:
     return token, True
 
 
-def _secret(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def stored_credentials(profile: Profile, document: Any) -> tuple[str | None, str | None]:
+def stored_credentials(profile: Profile, config: LenientConfig
+                       ) -> tuple[str | None, str | None]:
     """The secret a local gateway of ``profile`` was started with, as far as we can know.
 
     The same order the service sees: environment, then the service env file, then the
-    config file, then the generated token. ``document`` is the config read leniently.
+    config file, then the generated token.
     """
-    token, password, _ = stored_credentials_with_source(profile, document)
+    token, password, _ = stored_credentials_with_source(profile, config)
     return token, password
 
 
 def stored_credentials_with_source(
-    profile: Profile, document: Any
+    profile: Profile, config: LenientConfig
 ) -> tuple[str | None, str | None, str | None]:
     """:func:`stored_credentials` plus where the token came from.
 
@@ -73,20 +71,19 @@ def stored_credentials_with_source(
     ``token-file``, or ``None`` without a token) lets an auth refusal name the place
     to look instead of listing every possible one.
     """
-    from openclaw.configfile import get_path
     from openclaw.envfile import read_env_file
 
     service_env = read_env_file(profile.service_env_path)
     sources = (
         ("OPENCLAW_GATEWAY_TOKEN", os.environ.get("OPENCLAW_GATEWAY_TOKEN")),
         ("service-env", service_env.get("OPENCLAW_GATEWAY_TOKEN")),
-        ("gateway.auth.token", _secret(get_path(document, "gateway.auth.token"))),
+        ("gateway.auth.token", config.string("gateway.auth.token")),
     )
     token, source = next(((value, name) for name, value in sources if value), (None, None))
     password = (
         os.environ.get("OPENCLAW_GATEWAY_PASSWORD")
         or service_env.get("OPENCLAW_GATEWAY_PASSWORD")
-        or _secret(get_path(document, "gateway.auth.password"))
+        or config.string("gateway.auth.password")
     )
     if not token and not password:
         token = read_generated_token(profile)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from openclaw.configfile import get_path, read_document, resolve_port
+from openclaw.configfile import read_lenient
 from openclaw.credentials import stored_credentials_with_source
-from openclaw.errors import AuthError, ConfigError, OpenClawError, UsageError
+from openclaw.errors import AuthError, OpenClawError, UsageError
 from openclaw.paths import Profile, resolve_profile
 from openclaw.runtimeinfo import running_port
 
@@ -98,15 +98,12 @@ def _resolve_target(ns: argparse.Namespace) -> Target:
     if getattr(ns, "url", None):
         return Target(ns.url, token, password, True, "--token" if token else None)
     profile = profile_of(ns)
-    try:
-        document = read_document(profile.config_path)
-    except ConfigError:
-        document = None
+    config = read_lenient(profile.config_path)
     port = None if os.environ.get("OPENCLAW_GATEWAY_PORT") else running_port(profile)
     if port is None:
-        port, _ = resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
+        port, _ = config.port(profile.default_port)
     url = os.environ.get("OPENCLAW_GATEWAY_URL") or f"ws://127.0.0.1:{port}"
-    stored_token, stored_password, source = stored_credentials_with_source(profile, document)
+    stored_token, stored_password, source = stored_credentials_with_source(profile, config)
     if token:
         source = "--token"
     return Target(url, token or stored_token, password or stored_password, False, source)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
-from openclaw.configfile import get_path, read_document
-from openclaw.errors import ConfigError
+from openclaw.configfile import read_lenient
 from openclaw.logs import FileLog
 from openclaw.paths import Profile
 from openclaw.redact import Redactor
@@ -29,21 +27,14 @@ def _file_log(profile: Profile) -> FileLog:
     matters most: opening the log prunes old files, and must not prune more than
     the user asked for.
     """
-    try:
-        document = read_document(profile.config_path)
-    except ConfigError:
-        document = None
-
+    config = read_lenient(profile.config_path)
     limits = {}  # only well-typed values; FileLog's defaults are the config's defaults
     for key, arg in (("maxFileBytes", "max_file_bytes"), ("maxArchives", "max_archives"),
                      ("retentionDays", "retention_days")):
-        value = get_path(document, f"logging.{key}")
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = config.positive_int(f"logging.{key}")
+        if value is not None:
             limits[arg] = value
-    directory = get_path(document, "logging.dir")
-    return FileLog(
-        Path(directory).expanduser() if isinstance(directory, str) else profile.log_dir, **limits
-    )
+    return FileLog(config.log_dir(profile.log_dir), **limits)
 
 
 def record_start_failure(profile: Profile, message: str, *, another_gateway: bool) -> None:

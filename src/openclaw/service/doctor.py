@@ -321,19 +321,16 @@ def check_linger(ctx: DoctorContext) -> list[Finding]:
 
 def check_token_drift(ctx: DoctorContext) -> list[Finding]:
     """The service env file and the config must not name two different tokens."""
-    from openclaw.configfile import get_path, read_document
+    from openclaw.configfile import read_lenient
 
-    try:
-        document = read_document(ctx.profile.config_path)
-    except ConfigError:
-        return []
+    config = read_lenient(ctx.profile.config_path)
     findings = []
     env = read_env_file(ctx.profile.service_env_path)
     for key, path in (("OPENCLAW_GATEWAY_TOKEN", "gateway.auth.token"),
                       ("OPENCLAW_GATEWAY_PASSWORD", "gateway.auth.password")):
-        configured = get_path(document, path)
+        configured = config.string(path)
         in_env = env.get(key)
-        if isinstance(configured, str) and configured and in_env and in_env != configured:
+        if configured and in_env and in_env != configured:
             def repair(key: str = key) -> str:
                 values = read_env_file(ctx.profile.service_env_path)
                 values.pop(key, None)
@@ -354,7 +351,7 @@ def check_token_drift(ctx: DoctorContext) -> list[Finding]:
 
 def check_port(ctx: DoctorContext) -> list[Finding]:
     """Nobody but this profile's gateway holds its port."""
-    from openclaw.configfile import get_path, read_document, resolve_port
+    from openclaw.configfile import read_lenient
     from openclaw.netinfo import listeners_on_port
 
     backend = ctx.backend
@@ -362,11 +359,7 @@ def check_port(ctx: DoctorContext) -> list[Finding]:
     if installed is not None and installed.port:
         port = installed.port
     else:
-        try:
-            configured = get_path(read_document(ctx.profile.config_path), "gateway.port")
-        except ConfigError:
-            configured = None
-        port, _ = resolve_port(None, configured, ctx.profile.default_port)
+        port, _ = read_lenient(ctx.profile.config_path).port(ctx.profile.default_port)
     ours = set()
     if backend is not None and not ctx.unavailable and installed is not None:
         pid = ctx.runtime().pid

@@ -11,9 +11,10 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from openclaw.configfile import LenientConfig
     from openclaw.paths import Profile
 
 __all__ = ["last_error", "log_dir_of"]
@@ -22,21 +23,14 @@ _TAIL_BYTES = 65_536
 _ERROR_LEVELS = ("error", "fatal")
 
 
-def log_dir_of(profile: Profile, document: Any = None) -> Path:
+def log_dir_of(profile: Profile, config: LenientConfig | None = None) -> Path:
     """Where this profile's gateway writes its file log (``logging.dir``, read leniently).
 
-    ``document`` is the config already read, if the caller has it.
+    ``config`` is the config already read, if the caller has it.
     """
-    from openclaw.configfile import get_path, read_document
-    from openclaw.errors import ConfigError
+    from openclaw.configfile import read_lenient
 
-    if document is None:
-        try:
-            document = read_document(profile.config_path)
-        except ConfigError:
-            document = None
-    directory = get_path(document, "logging.dir")
-    return Path(directory).expanduser() if isinstance(directory, str) else profile.log_dir
+    return (config or read_lenient(profile.config_path)).log_dir(profile.log_dir)
 
 
 def _newest_logs(log_dir: Path, count: int = 2) -> list[Path]:

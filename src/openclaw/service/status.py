@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openclaw.configfile import get_path, read_document, resolve_port
+from openclaw.configfile import LenientConfig, read_lenient
 from openclaw.envfile import read_env_file
 from openclaw.errors import (
     AuthError,
-    ConfigError,
     ExitCode,
     GatewayUnreachable,
     OpenClawError,
@@ -34,7 +33,6 @@ from openclaw.service.lasterror import log_dir_of
 __all__ = ["SCHEMA_VERSION", "StatusOptions", "StatusResult", "collect_status", "render_status"]
 
 SCHEMA_VERSION = 1
-_UNREAD: Any = object()  # "the caller has not read the config": distinct from None
 
 
 @dataclass(frozen=True)
@@ -174,18 +172,14 @@ def collect_status(
     }
 
     config_path = Path(service_path) if service_path else profile.config_path
-    try:
-        document = read_document(config_path)
-    except ConfigError:
-        document = None
+    config = read_lenient(config_path)
     if installed is not None and installed.port:
         port, port_source = installed.port, "service"
     else:
-        port, port_source = resolve_port(None, get_path(document, "gateway.port"),
-                                         profile.default_port)
+        port, port_source = config.port(profile.default_port)
     same_file = config_path == profile.config_path  # usually: read it once
-    cli_port, cli_source = _cli_port(profile, document if same_file else _UNREAD)
-    bind = get_path(document, "gateway.bind")
+    cli_port, cli_source = _cli_port(profile, config if same_file else None)
+    bind = config.get("gateway.bind")
     bind = bind if bind in ("loopback", "lan", "custom") else "loopback"
     url = options.url or f"ws://127.0.0.1:{port}"
     note = None
@@ -195,7 +189,7 @@ def collect_status(
         note = ("the gateway listens on all interfaces; this probe uses loopback. Other "
                 "machines must use this host's LAN address and the gateway token")
     elif bind == "custom":
-        note = (f"the gateway listens on {get_path(document, 'gateway.customBindHost')} and "
+        note = (f"the gateway listens on {config.string('gateway.customBindHost')} and "
                 "127.0.0.1; this probe uses loopback")
     report["gateway"] = {"bind": bind, "port": port, "portSource": port_source,
                          "cliPort": cli_port, "cliPortSource": cli_source,
@@ -209,13 +203,13 @@ def collect_status(
         if options.url:
             token, password = options.token, options.password
         else:
-            stored_token, stored_password = stored_credentials(profile, document)
+            stored_token, stored_password = stored_credentials(profile, config)
             token = options.token or stored_token
             password = options.password or stored_password
         rpc = _probe(url, token, password, options.timeout_s)
     report["rpc"] = rpc
 
-    log_path = log_dir_of(profile, document)
+    log_path = log_dir_of(profile, config)
     report["logDir"] = str(log_path)
     answering = bool(rpc and rpc["ok"]) or (rpc is None and bool(listeners))
     last = None
@@ -235,10 +229,10 @@ def collect_status(
     return report
 
 
-def _cli_port(profile: Profile, document: Any = _UNREAD) -> tuple[int, str]:
+def _cli_port(profile: Profile, config: LenientConfig | None = None) -> tuple[int, str]:
     """The port ``openclaw health`` would use now, and why (as the CLI resolves it).
 
-    ``document`` is the CLI's config when the caller has already read it.
+    ``config`` is the CLI's config when the caller has already read it.
     """
     from openclaw.runtimeinfo import running_port
 
@@ -246,12 +240,7 @@ def _cli_port(profile: Profile, document: Any = _UNREAD) -> tuple[int, str]:
         running = running_port(profile)
         if running is not None:
             return running, "running gateway"
-    if document is _UNREAD:
-        try:
-            document = read_document(profile.config_path)
-        except ConfigError:
-            document = None
-    return resolve_port(None, get_path(document, "gateway.port"), profile.default_port)
+    return (config or read_lenient(profile.config_path)).port(profile.default_port)
 
 
 def _summary(report: dict[str, Any], runtime: Runtime, answering: bool) -> dict[str, Any]:

@@ -34,15 +34,10 @@ class Verified:
 def probe_health(profile: Profile, port: int, timeout: float = 2.0) -> tuple[int | None, str]:
     """Ask the gateway on ``port`` for health: ``(pid, "")`` or ``(None, reason)``."""
     from openclaw.client.sync import call_once
-    from openclaw.configfile import read_document
+    from openclaw.configfile import read_lenient
     from openclaw.credentials import stored_credentials
-    from openclaw.errors import ConfigError
 
-    try:
-        document = read_document(profile.config_path)
-    except ConfigError:
-        document = None
-    token, password = stored_credentials(profile, document)
+    token, password = stored_credentials(profile, read_lenient(profile.config_path))
     try:
         snapshot = call_once(f"ws://127.0.0.1:{port}", "health", {}, token=token,
                              password=password, timeout=timeout)
