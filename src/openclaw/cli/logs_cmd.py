@@ -36,13 +36,19 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def format_line(line: str, utc: bool = False) -> str:
-    """Render one JSON log line for humans; other lines pass through unchanged."""
+def _entry(line: str) -> dict[str, Any] | None:
+    """One JSON log line as a record, or None when it is not one."""
     try:
         entry = json.loads(line)
     except ValueError:
-        return line
-    if not isinstance(entry, dict):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def format_line(line: str, utc: bool = False) -> str:
+    """Render one JSON log line for humans; other lines pass through unchanged."""
+    entry = _entry(line)
+    if entry is None:
         return line
     stamp = str(entry.get("time", ""))
     if not utc and stamp.endswith("Z"):
@@ -63,13 +69,8 @@ def format_line(line: str, utc: bool = False) -> str:
 
 def plain_line(line: str) -> str:
     """Just the message of one JSON log line (for piping); other lines unchanged."""
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(entry, dict):
-        return line
-    return str(entry.get("message", ""))
+    entry = _entry(line)
+    return line if entry is None else str(entry.get("message", ""))
 
 
 class _Printer:
