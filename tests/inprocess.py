@@ -34,7 +34,7 @@ class InProcessGateway:
     """One gateway built by ``build_app`` and served on a free port in a loop thread."""
 
     def __init__(self, home: Path, config: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, **server_options: float) -> None:
         self.home = home
         self.token = secrets.token_hex(16)
         self.profile = resolve_profile(env={"HOME": str(home)})
@@ -43,6 +43,7 @@ class InProcessGateway:
             self.profile.config_path.parent.mkdir(parents=True, exist_ok=True)
             self.profile.config_path.write_text(json.dumps(config))
         self.env = dict(env or {})
+        self.server_options = server_options
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.app: App | None = None
@@ -61,7 +62,7 @@ class InProcessGateway:
                                     GatewayFlags(port=0, token=self.token), env=self.env)
         file_log = FileLog(self.profile.log_dir)
         self.app = build_app(config, exists, settings, self.profile, file_log, self.env)
-        self.server = GatewayServer(self.app)
+        self.server = GatewayServer(self.app, **self.server_options)
         self.port = await self.server.listen(("127.0.0.1",), 0)
         self.app.start(self.port)
 

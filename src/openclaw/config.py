@@ -64,6 +64,25 @@ class AuthConfig(Section, frozen=True):
     rate_limit: RateLimitConfig = msgspec.field(default_factory=RateLimitConfig)
 
 
+class ChatCompletionsConfig(Section, frozen=True):
+    """``gateway.http.endpoints.chatCompletions``: the OpenAI-compatible endpoint."""
+
+    enabled: bool = False
+
+
+class HttpEndpointsConfig(Section, frozen=True):
+    """Optional HTTP APIs on the gateway's port (all off by default)."""
+
+    chat_completions: ChatCompletionsConfig = msgspec.field(
+        default_factory=ChatCompletionsConfig)
+
+
+class HttpConfig(Section, frozen=True):
+    """``gateway.http``: the HTTP side of the gateway's port."""
+
+    endpoints: HttpEndpointsConfig = msgspec.field(default_factory=HttpEndpointsConfig)
+
+
 class GatewayConfig(Section, frozen=True):
     """The listener, its limits and its timers."""
 
@@ -77,6 +96,7 @@ class GatewayConfig(Section, frozen=True):
     max_payload: Annotated[int, msgspec.Meta(ge=65_536, le=256 * 1024 * 1024)] = 26_214_400
     max_buffered_bytes: Annotated[int, msgspec.Meta(ge=65_536, le=1024**3)] = 52_428_800
     drain_timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 5_000
+    http: HttpConfig = msgspec.field(default_factory=HttpConfig)
 
 
 class LoggingConfig(Section, frozen=True):

@@ -16,11 +16,11 @@ def make_app_gateway(tmp_path: Path) -> Iterator[Callable[..., InProcessGateway]
     """Factory: ``make_app_gateway(config=..., env=...)`` → a started in-process gateway."""
     made: list[InProcessGateway] = []
 
-    def make(config: dict[str, Any] | None = None,
-             env: dict[str, str] | None = None) -> InProcessGateway:
+    def make(config: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+             **server_options: float) -> InProcessGateway:
         home = tmp_path / f"home{len(made)}"
         home.mkdir()
-        gateway = InProcessGateway(home, config, env)
+        gateway = InProcessGateway(home, config, env, **server_options)
         made.append(gateway)
         return gateway.start()
 

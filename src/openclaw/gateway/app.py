@@ -42,6 +42,7 @@ from openclaw.gateway.heartbeat import Heartbeat
 from openclaw.gateway.http import RouteTable, default_routes
 from openclaw.gateway.methods import register_all
 from openclaw.gateway.presence import Presence
+from openclaw.gateway.runevents import RunEvents
 from openclaw.gateway.sending import SendService
 from openclaw.gateway.settings import GatewaySettings
 from openclaw.inbound import InboundMessage
@@ -127,6 +128,7 @@ class App:
     channels: ChannelManager
     sends: SendService
     agent: AgentRuntime
+    run_events: RunEvents
     assistant: Assistant
     dispatcher: Dispatcher
     routes: RouteTable
@@ -238,6 +240,15 @@ def _model_secrets(config: Config, environ: Mapping[str, str]) -> list[str]:
     return [key for key in keys if key]
 
 
+def _routes(config: Config) -> RouteTable:
+    routes = default_routes()
+    if config.gateway.http.endpoints.chat_completions.enabled:
+        from openclaw.gateway.openai_http import add_openai_routes
+
+        add_openai_routes(routes)
+    return routes
+
+
 def build_app(config: Config, config_exists: bool, settings: GatewaySettings, profile: Profile,
               file_log: FileLog, environ: Mapping[str, str]) -> App:
     """Assemble the gateway in start order (nothing listens yet).
@@ -274,6 +285,7 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
 
     heartbeat = Heartbeat(parse_duration_ms(heartbeat_every), profile.state_dir / "heartbeat.json",
                           publish("heartbeat"), heartbeat_every)
+    run_events = RunEvents(bus)
     db_path = profile.state_dir / "gateway.db"
     db = open_database(db_path)
     try:
@@ -284,7 +296,7 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
                             timeout_ms=parse_duration_ms(messages.send_timeout),
                             retention_ms=parse_duration_ms(messages.retention))
         agent = AgentRuntime(RunStore(db), SessionStore(db), config, environ,
-                             publish("agent"),
+                             run_events.publish,
                              deliver=sends.deliver_text if channels.order else None)
         try:  # the default model must be usable before any run is accepted
             agent.provider_for(config.agents.defaults.model)
@@ -302,8 +314,8 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         identity=identity, lifecycle=Lifecycle(settings.port), file_log=file_log,
         authenticator=authenticator, bus=bus, presence=presence, heartbeat=heartbeat,
         health=health, db_path=db_path, checkpointer=Checkpointer(db_path), ledger=ledger,
-        inbox=inbox, channels=channels, sends=sends, agent=agent, assistant=assistant,
-        dispatcher=dispatcher, routes=default_routes(),
+        inbox=inbox, channels=channels, sends=sends, agent=agent, run_events=run_events,
+        assistant=assistant, dispatcher=dispatcher, routes=_routes(config),
         secrets=tuple([secret for item in accounts for secret in item.account.secrets()]
                       + _model_secrets(config, environ)),
     )

@@ -14,9 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection as WebSocket
-from websockets.asyncio.server import broadcast
-
+from openclaw.gateway.wsconn import WebSocketConnection as WebSocket
 from openclaw.protocol.auth import has_scope
 from openclaw.protocol.frames import ConnectParams, encode, encode_event
 
@@ -71,14 +69,13 @@ class EventBus:
         """
         if session is not None and session.dropped:
             return False
-        broadcast((ws,), frame, text=True)
-        transport = ws.transport
-        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        ws.send_text(frame)
+        buffered = ws.buffered
         if buffered > self.max_buffered_bytes:
             if session is not None:
                 self.drop(session, buffered)
-            elif transport is not None:
-                transport.abort()
+            else:
+                ws.abort()
             return False
         return True
 
@@ -107,8 +104,7 @@ class EventBus:
                               "bufferedBytes": buffered, "limit": self.max_buffered_bytes}},
         )
         self.remove(session)
-        if session.ws.transport is not None:
-            session.ws.transport.abort()
+        session.ws.abort()
         if self._on_drop is not None:
             self._on_drop(session)
 

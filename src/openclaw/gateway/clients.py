@@ -22,9 +22,8 @@ from openclaw.protocol.frames import encode_response
 from openclaw.protocol.hello import Policy, ServerInfo, build_hello
 
 if TYPE_CHECKING:
-    from websockets.asyncio.server import ServerConnection as WebSocket
-
     from openclaw.gateway.app import App
+    from openclaw.gateway.wsconn import WebSocketConnection as WebSocket
 
 __all__ = ["forget", "open_session"]
 
@@ -44,7 +43,7 @@ def open_session(app: App, ws: WebSocket, remote: str, accepted: Accepted) -> Se
     conn_id = f"{next(_counter):x}-{uuid.uuid4().hex[:8]}"
     session = Session(conn_id=conn_id, ws=ws, remote_address=remote, params=accepted.params,
                       scopes=accepted.grant.scopes, connected_at_ms=now_ms())
-    ws.protocol.max_message_size = app.config.gateway.max_payload
+    ws.max_message_size = app.config.gateway.max_payload
     client = accepted.params.client
     listed = client.mode not in HIDDEN_MODES
     if listed:
