@@ -39,8 +39,12 @@ def load(name: str) -> dict[str, Any]:
 
 def connection(fixture: dict[str, Any], authenticator: Authenticator | None = None,
                remote: str = "127.0.0.1") -> ServerConnection:
+    origin = fixture["upgradeHeaders"].get("Origin")
     return ServerConnection(
-        authenticator or Authenticator("token", token=TOKEN), remote, nonce="n", now_ms=1)
+        authenticator or Authenticator("token", token=TOKEN), remote, nonce="n", now_ms=1,
+        origin=origin.replace("<UI_PORT>", "5173") if origin else None,
+        host="127.0.0.1:18789",
+    )
 
 
 def test_the_three_captures_are_present() -> None:
@@ -104,3 +108,13 @@ def test_control_ui_device_block_with_an_unknown_key_is_refused() -> None:
     assert isinstance(send, SendFrame)
     message = json.loads(send.data)["error"]["message"]
     assert message == "invalid connect params: at /device/keyId: unknown property"
+
+
+def test_control_ui_fixture_from_a_foreign_origin_is_refused() -> None:
+    fixture = load("control-ui.json")
+    fixture["upgradeHeaders"]["Origin"] = "https://evil.example"
+    send, close = connection(fixture).receive(json.dumps(fixture["connect"]))
+    assert isinstance(send, SendFrame) and isinstance(close, CloseConnection)
+    error = json.loads(send.data)["error"]
+    assert error["details"]["code"] == "CONTROL_UI_ORIGIN_NOT_ALLOWED"
+    assert close.code == CLOSE_POLICY

@@ -16,6 +16,7 @@ from typing import Any
 
 from websockets.asyncio.server import Server, serve
 from websockets.asyncio.server import ServerConnection as WebSocket
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -101,6 +102,10 @@ class GatewayServer:
                 app.bus.write(ws, action.data)
             elif isinstance(action, CloseConnection):
                 ws_log.debug("closing %s: %s %s", conn.remote_address, action.code, action.reason)
+                if conn.origin_verdict is not None and not conn.origin_verdict.ok:
+                    ws_log.warning("browser origin refused", extra={"fields": {
+                        "origin": conn.origin, "host": conn.host,
+                        "reason": conn.origin_verdict.reason}})
                 await ws.close(action.code, action.reason)
                 return False
             elif isinstance(action, Accepted):
@@ -118,8 +123,13 @@ class GatewayServer:
         app = self.app
         peer = ws.remote_address
         remote = str(peer[0]) if peer else "unknown"
+        # a repeated header joins into one value that the origin check refuses as invalid
+        headers = ws.request.headers if ws.request is not None else Headers()
         conn = ServerConnection(app.authenticator, remote, nonce=str(uuid.uuid4()),
-                                now_ms=now_ms())
+                                now_ms=now_ms(),
+                                origin=", ".join(headers.get_all("Origin")) or None,
+                                host=", ".join(headers.get_all("Host")) or None,
+                                allowed_origins=app.config.gateway.control_ui.allowed_origins)
         holder: list[Session] = []
         try:
             app.bus.write(ws, conn.challenge())
