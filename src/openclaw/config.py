@@ -22,6 +22,7 @@ from openclaw.schema import Section, describe_validation_error
 __all__ = [
     "AuthConfig",
     "Config",
+    "ControlUiConfig",
     "GatewayConfig",
     "HeartbeatConfig",
     "LoggingConfig",
@@ -83,6 +84,13 @@ class HttpConfig(Section, frozen=True):
     endpoints: HttpEndpointsConfig = msgspec.field(default_factory=HttpEndpointsConfig)
 
 
+class ControlUiConfig(Section, frozen=True):
+    """Browser access: which page origins besides the gateway's own may connect."""
+
+    #: Full origins (``https://ui.example.com``), or ``"*"`` for any origin.
+    allowed_origins: tuple[Annotated[str, msgspec.Meta(min_length=1)], ...] = ()
+
+
 class GatewayConfig(Section, frozen=True):
     """The listener, its limits and its timers."""
 
@@ -97,6 +105,7 @@ class GatewayConfig(Section, frozen=True):
     max_buffered_bytes: Annotated[int, msgspec.Meta(ge=65_536, le=1024**3)] = 52_428_800
     drain_timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=600_000)] = 5_000
     http: HttpConfig = msgspec.field(default_factory=HttpConfig)
+    control_ui: ControlUiConfig = msgspec.field(default_factory=ControlUiConfig)
 
 
 class LoggingConfig(Section, frozen=True):

@@ -371,6 +371,68 @@ def test_role_refused_before_auth_is_checked() -> None:
     assert isinstance(accepted, Accepted)
 
 
+# --- browser origin ------------------------------------------------------------------
+
+
+def browser(origin: str | None, address: str = "127.0.0.1",
+            authenticator: Authenticator | None = None,
+            allowed: tuple[str, ...] = ()) -> ServerConnection:
+    auth = authenticator or Authenticator("token", token=TOKEN)
+    return ServerConnection(auth, address, nonce="n", now_ms=1, origin=origin,
+                            host="127.0.0.1:18789", allowed_origins=allowed)
+
+
+def test_foreign_origin_refused_before_auth() -> None:
+    conn = browser("https://evil.example")
+    response, close = unpack_failure(conn.receive(connect_frame(auth={"token": "wrong"})))
+    assert response["error"] == {
+        "code": "INVALID_REQUEST",
+        "message": "origin not allowed (open the Control UI from the gateway host or allow "
+                   "it in gateway.controlUi.allowedOrigins)",
+        "details": {"code": "CONTROL_UI_ORIGIN_NOT_ALLOWED", "reason": "origin not allowed"},
+    }
+    assert close.code == CLOSE_POLICY
+    assert close.reason.startswith("origin not allowed")
+    assert conn.state is State.CLOSED
+    assert conn.origin_verdict is not None and not conn.origin_verdict.ok
+
+
+def test_refused_origin_is_not_an_auth_failure() -> None:
+    # one allowed failure: if the origin refusals counted, the good connect would be locked out
+    clock = Clock()
+    auth = Authenticator("token", token=TOKEN, clock=clock, limit=RateLimit(1, 60_000, 60_000),
+                         loopback_limit=RateLimit(1, 60_000, 60_000))
+    for _ in range(3):
+        unpack_failure(browser("https://evil.example", authenticator=auth)
+                       .receive(connect_frame(auth={"token": "wrong"})))
+    (accepted,) = browser(None, authenticator=auth).receive(connect_frame())
+    assert isinstance(accepted, Accepted)
+
+
+def test_origin_checked_after_the_schema() -> None:
+    # a malformed connect is a schema error whatever the origin
+    response, _ = unpack_failure(browser("https://evil.example").receive(connect_frame(x=1)))
+    assert response["error"]["message"] == "invalid connect params: at /x: unknown property"
+
+
+@pytest.mark.parametrize("origin", [None, "", "http://127.0.0.1:5173", "http://localhost:1"])
+def test_no_origin_or_a_loopback_one_connects(origin: str | None) -> None:
+    (accepted,) = browser(origin).receive(connect_frame())
+    assert isinstance(accepted, Accepted)
+
+
+def test_allowed_origin_connects_from_anywhere() -> None:
+    conn = browser("https://ui.example.com", address=REMOTE, allowed=("https://ui.example.com",))
+    (accepted,) = conn.receive(connect_frame())
+    assert isinstance(accepted, Accepted)
+
+
+def test_loopback_origin_from_a_remote_peer_is_refused() -> None:
+    response, _ = unpack_failure(browser("http://localhost:5173", address=REMOTE)
+                                 .receive(connect_frame()))
+    assert response["error"]["details"]["code"] == "CONTROL_UI_ORIGIN_NOT_ALLOWED"
+
+
 def test_binary_frame_during_handshake() -> None:
     conn = make()
     close = only_close(conn.receive(connect_frame().encode()))

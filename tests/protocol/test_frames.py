@@ -14,7 +14,9 @@ from openclaw.protocol.frames import (
     AuthParams,
     ClientInfo,
     ConnectParams,
+    DeviceIdentity,
     FrameError,
+    ModelCatalogScope,
     ParamsError,
     RequestFrame,
     convert_params,
@@ -190,7 +192,8 @@ def test_convert_full_connect() -> None:
             pathEnv="/usr/bin",
             role="node",
             scopes=["operator.read"],
-            device={"id": "dev", "anything": [1]},
+            device={"id": "dev", "publicKey": "pk", "signature": "sig", "signedAt": 1,
+                    "nonce": "n"},
             auth={"token": "t", "password": "p", "deviceToken": "d", "bootstrapToken": "b"},
             locale="en-US",
             userAgent="ua",
@@ -203,6 +206,65 @@ def test_convert_full_connect() -> None:
     assert params.auth == AuthParams("t", "p", "d", "b")
     assert params.path_env == "/usr/bin"
     assert params.user_agent == "ua"
+
+
+def test_convert_every_openclaw_connect_key() -> None:
+    # every key of OpenClaw's current ConnectParams schema, at once
+    params = convert_params(
+        connect(
+            client={"id": "openclaw-control-ui", "version": "2026.9.6", "platform": "Linux",
+                    "mode": "webchat", "buildId": "b" * 96, "timeZone": "Europe/Berlin",
+                    "instanceId": "i"},
+            caps=["tool-events", "approvals"],
+            computerUse={"any": ["shape", 1]},
+            workerRuns={"bundleHash": "a" * 64, "openclawVersion": "2026.9.6",
+                        "protocolFeatures": ["worker-heartbeat-v1"], "bundlePrewarm": 2},
+            modelCatalog={"agentId": "main", "sessionKey": "agent:main:main"},
+            device={"id": "dev", "publicKey": "pk", "signature": "sig", "signedAt": 0,
+                    "nonce": "n"},
+            auth={"token": "t", "password": "p", "approvalRuntimeToken": "a",
+                  "agentRuntimeIdentityToken": "r"},
+            userAgent="Mozilla/5.0 " + "x" * 1000,
+        ),
+        ConnectParams,
+    )
+    assert params.client.build_id == "b" * 96
+    assert params.client.time_zone == "Europe/Berlin"
+    assert params.device == DeviceIdentity("dev", "pk", "sig", 0, "n")
+    assert params.auth == AuthParams("t", "p", approval_runtime_token="a",
+                                     agent_runtime_identity_token="r")
+    assert params.worker_runs is not None and params.worker_runs.bundle_prewarm == 2
+    assert params.model_catalog == ModelCatalogScope("main", "agent:main:main")
+    assert params.computer_use == {"any": ["shape", 1]}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"client": {"id": "cli", "version": "1", "platform": "p", "mode": "cli",
+                     "buildId": "x" * 97}}, "at /client/buildId: Expected `str` of length <= 96"),
+        ({"client": {"id": "cli", "version": "1", "platform": "p", "mode": "cli",
+                     "timeZone": ""}}, "at /client/timeZone: Expected `str` of length >= 1"),
+        ({"client": {"id": "cli", "version": "", "platform": "p", "mode": "cli"}},
+         "at /client/version: Expected `str` of length >= 1"),
+        ({"device": {"id": "d", "publicKey": "k", "signature": "s", "signedAt": 1}},
+         "at /device: Object missing required field `nonce`"),
+        ({"device": {"id": "d", "publicKey": "k", "signature": "s", "signedAt": -1,
+                     "nonce": "n"}}, "at /device/signedAt: Expected `int` >= 0"),
+        ({"device": {"id": "d", "publicKey": "k", "signature": "s", "signedAt": 1,
+                     "nonce": "n", "extra": 1}}, "at /device/extra: unknown property"),
+        ({"modelCatalog": {"slugHint": "x"}}, "at /modelCatalog: slugHint requires shortId"),
+        ({"modelCatalog": {"shortId": "x", "sessionKey": "k"}},
+         "at /modelCatalog: sessionKey and shortId cannot be combined"),
+        ({"workerRuns": {"bundleHash": "XYZ", "openclawVersion": "1",
+                         "protocolFeatures": []}},
+         "at /workerRuns/bundleHash: Expected `str` matching regex '^[a-f0-9]{64}$'"),
+        ({"auth": {"token": "t", "sessionToken": "s"}}, "at /auth/sessionToken: unknown property"),
+        ({"caps": [""]}, "at /caps/0: Expected `str` of length >= 1"),
+    ],
+)
+def test_openclaw_keys_are_typed(params: dict[str, Any], expected: str) -> None:
+    assert params_error(connect(**params)) == expected
 
 
 @pytest.mark.parametrize("client_id", CLIENT_IDS)

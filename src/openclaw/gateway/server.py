@@ -316,6 +316,10 @@ class GatewayServer:
                 app.bus.write(ws, action.data)
             elif isinstance(action, CloseConnection):
                 ws_log.debug("closing %s: %s %s", conn.remote_address, action.code, action.reason)
+                if conn.origin_verdict is not None and not conn.origin_verdict.ok:
+                    ws_log.warning("browser origin refused", extra={"fields": {
+                        "origin": conn.origin, "host": conn.host,
+                        "reason": conn.origin_verdict.reason}})
                 await ws.close(action.code, action.reason)
                 return False
             elif isinstance(action, Accepted):
@@ -331,8 +335,11 @@ class GatewayServer:
     async def handle(self, ws: WebSocketConnection) -> None:
         """Serve one WebSocket connection from challenge to close."""
         app = self.app
+        # a repeated header arrives joined into one value, which the origin check refuses
         conn = ServerConnection(app.authenticator, ws.remote_address, nonce=str(uuid.uuid4()),
-                                now_ms=now_ms())
+                                now_ms=now_ms(), origin=ws.headers.get("origin"),
+                                host=ws.headers.get("host"),
+                                allowed_origins=app.config.gateway.control_ui.allowed_origins)
         holder: list[Session] = []
         try:
             app.bus.write(ws, conn.challenge())

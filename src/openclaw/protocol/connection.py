@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openclaw import PROTOCOL_VERSION
-from openclaw.protocol.auth import Authenticator, AuthFailure, AuthGrant
+from openclaw.protocol.auth import Authenticator, AuthFailure, AuthGrant, is_loopback
 from openclaw.protocol.errors import INVALID_REQUEST, error_object
 from openclaw.protocol.frames import (
     ConnectParams,
@@ -24,6 +24,12 @@ from openclaw.protocol.frames import (
     encode,
     encode_response,
     parse_frame,
+)
+from openclaw.protocol.origin import (
+    ORIGIN_NOT_ALLOWED_CODE,
+    ORIGIN_NOT_ALLOWED_MESSAGE,
+    OriginVerdict,
+    check_origin,
 )
 
 __all__ = [
@@ -107,13 +113,30 @@ class ServerConnection:
         remote_address: the peer's IP address (rate limit key).
         nonce: the ``connect.challenge`` nonce for this connection.
         now_ms: wall-clock milliseconds when the connection opened.
+        origin: the upgrade's ``Origin`` header; a browser sent it. ``None`` (or empty)
+            for other clients, which skip the origin check.
+        host: the upgrade's ``Host`` header (the gateway's address as the page saw it).
+        allowed_origins: ``gateway.controlUi.allowedOrigins``.
     """
 
     def __init__(
-        self, authenticator: Authenticator, remote_address: str, *, nonce: str, now_ms: int
+        self,
+        authenticator: Authenticator,
+        remote_address: str,
+        *,
+        nonce: str,
+        now_ms: int,
+        origin: str | None = None,
+        host: str | None = None,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         self.authenticator = authenticator
         self.remote_address = remote_address
+        self.origin = origin.strip() if origin else None
+        self.host = host
+        self.allowed_origins = allowed_origins
+        #: the origin check's decision, once ``connect`` got that far (browsers only)
+        self.origin_verdict: OriginVerdict | None = None
         self.nonce = nonce
         self.opened_at_ms = now_ms
         self.state = State.AWAITING_CONNECT
@@ -202,6 +225,20 @@ class ServerConnection:
                 CLOSE_POLICY,
                 f"role {params.role!r} is not supported by this gateway (use operator)",
             )
+        if self.origin:  # a browser: its page's origin is checked before any credential
+            verdict = self.origin_verdict = check_origin(
+                self.origin,
+                host=self.host,
+                allowed_origins=self.allowed_origins,
+                peer_is_loopback=is_loopback(self.remote_address),
+            )
+            if not verdict.ok:
+                return self._fail(
+                    request.id,
+                    CLOSE_POLICY,
+                    ORIGIN_NOT_ALLOWED_MESSAGE,
+                    {"code": ORIGIN_NOT_ALLOWED_CODE, "reason": verdict.reason},
+                )
         outcome = self.authenticator.authenticate(
             params.auth, self.remote_address, params.role, params.scopes
         )

@@ -21,9 +21,12 @@ __all__ = [
     "AuthParams",
     "ClientInfo",
     "ConnectParams",
+    "DeviceIdentity",
     "FrameError",
+    "ModelCatalogScope",
     "ParamsError",
     "RequestFrame",
+    "WorkerHandshake",
     "convert_params",
     "encode",
     "encode_event",
@@ -59,46 +62,122 @@ OPERATOR_SCOPES = ("operator.read", "operator.write", "operator.admin")
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Short = Annotated[str, msgspec.Meta(max_length=512)]
+#: A non-empty string with this gateway's 512-character bound (OpenClaw sets no bound;
+#: the 64 KiB pre-connect frame cap is the real limit there).
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+BuildId = Annotated[str, msgspec.Meta(min_length=1, max_length=96)]
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class ClientInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """``connect.params.client``: who is connecting."""
+    """``connect.params.client``: who is connecting.
+
+    ``build_id`` and ``time_zone`` are sent by OpenClaw's Control UI and CLI; they are
+    self-reported and only kept for logs and presence.
+    """
 
     id: ClientId
-    version: Short
-    platform: Short
+    version: Name
+    platform: Name
     mode: ClientMode
-    display_name: Short | None = None
-    device_family: Short | None = None
-    model_identifier: Short | None = None
-    instance_id: Short | None = None
+    display_name: Name | None = None
+    device_family: Name | None = None
+    model_identifier: Name | None = None
+    instance_id: Name | None = None
+    build_id: BuildId | None = None
+    time_zone: TimeZone | None = None
 
 
 class AuthParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """``connect.params.auth``: the shared secret (device tokens are accepted, unused)."""
+    """``connect.params.auth``: the shared secret.
+
+    Only ``token`` or ``password`` is checked (by the gateway's auth mode; a client
+    may send both). The device, bootstrap and runtime tokens of OpenClaw's pairing
+    and worker flows are accepted so such clients are not refused by the schema, and
+    never grant anything here.
+    """
 
     token: str | None = None
     password: str | None = None
     device_token: str | None = None
     bootstrap_token: str | None = None
+    approval_runtime_token: str | None = None
+    agent_runtime_identity_token: str | None = None
+
+
+class DeviceIdentity(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``connect.params.device``: a device's signed answer to the challenge.
+
+    Checked for shape only. This gateway has no device pairing: the signature is not
+    verified, the nonce is not compared with the challenge, and no device token is
+    issued (see ``docs/protocol.md``).
+    """
+
+    id: NonEmpty
+    public_key: NonEmpty
+    signature: NonEmpty
+    signed_at: NonNegative
+    nonce: NonEmpty
+
+
+class WorkerHandshake(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``connect.params.workerRuns``: a node host's build identity (deprecated upstream)."""
+
+    bundle_hash: Annotated[str, msgspec.Meta(pattern="^[a-f0-9]{64}$")]
+    openclaw_version: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    protocol_features: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=128)]],
+        msgspec.Meta(max_length=64),
+    ]
+    bundle_prewarm: Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)] | None = None
+
+
+class ModelCatalogScope(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """``connect.params.modelCatalog``: which catalog the client wants first.
+
+    OpenClaw allows one of two shapes: ``{agentId?, sessionKey?}`` or ``{agentId?,
+    shortId, slugHint?}``; they are folded into one struct and checked here.
+    """
+
+    agent_id: NonEmpty | None = None
+    session_key: NonEmpty | None = None
+    short_id: NonEmpty | None = None
+    slug_hint: NonEmpty | None = None
+
+    def __post_init__(self) -> None:
+        if self.short_id is None and self.slug_hint is not None:
+            raise ValueError("slugHint requires shortId")
+        if self.short_id is not None and self.session_key is not None:
+            raise ValueError("sessionKey and shortId cannot be combined")
 
 
 class ConnectParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """``connect`` request params (OpenClaw ConnectParams)."""
+    """``connect`` request params: OpenClaw's ConnectParams, closed.
+
+    Every key OpenClaw's current schema allows is accepted and typed; anything else is
+    refused by name (``at /client/colour: unknown property``). What the gateway does
+    with each key is in ``docs/protocol.md``.
+    """
 
     min_protocol: Annotated[int, msgspec.Meta(ge=1)]
     max_protocol: Annotated[int, msgspec.Meta(ge=1)]
     client: ClientInfo
-    caps: list[Short] = []
-    commands: list[Short] | None = None
-    permissions: dict[str, bool] | None = None
+    caps: list[Name] = []
+    commands: list[Name] | None = None
+    #: OpenClaw's computer-use declaration: its shape belongs to a feature this
+    #: gateway does not have, so any JSON value is accepted and ignored.
+    computer_use: Any = None
+    worker_runs: WorkerHandshake | None = None
+    permissions: dict[NonEmpty, bool] | None = None
     path_env: str | None = None
     role: Literal["operator", "node"] = "operator"
-    scopes: list[Short] | None = None
-    device: dict[str, Any] | None = None  # accepted and ignored: no device pairing yet
+    scopes: list[Name] | None = None
+    model_catalog: ModelCatalogScope | None = None
+    device: DeviceIdentity | None = None
     auth: AuthParams | None = None
     locale: Short | None = None
-    user_agent: Short | None = None
+    user_agent: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
 
 
 class RequestFrame(msgspec.Struct, frozen=True):
