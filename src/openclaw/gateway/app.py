@@ -37,6 +37,7 @@ from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.assistant import Assistant
 from openclaw.gateway.bus import EventBus, Session
 from openclaw.gateway.clients import forget
+from openclaw.gateway.configedit import ConfigEdits
 from openclaw.gateway.dispatch import Dispatcher
 from openclaw.gateway.heartbeat import Heartbeat
 from openclaw.gateway.http import RouteTable, default_routes
@@ -134,6 +135,8 @@ class App:
     routes: RouteTable
     #: Secret values to keep out of logs (channel tokens, model API keys).
     secrets: tuple[str, ...]
+    #: Config changes written over the wire that wait for a restart.
+    config_edits: ConfigEdits = field(default_factory=ConfigEdits)
     queued_system_events: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

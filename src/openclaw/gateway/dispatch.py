@@ -83,10 +83,14 @@ class Dispatcher:
         """Decorator: register ``handler(ctx, params)`` as method ``name``.
 
         ``concurrent`` methods (those that may wait on the network, like ``send``) run
-        in their own task, so one connection's other requests are not held up.
+        in their own task, so one connection's other requests are not held up. A name
+        registered twice is a ``ValueError``, so two families cannot silently shadow
+        each other.
         """
 
         def decorate(handler: Handler) -> Handler:
+            if name in self.methods:
+                raise ValueError(f"method {name!r} is registered twice")
             try:
                 empty = convert_params({}, params)
             except ParamsError:
