@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from openclaw.gateway.dispatch import Dispatcher
-from openclaw.gateway.methods import agent, channels, health, logs, send, system
+from openclaw.gateway.methods import agent, channels, chat, health, logs, send, sessions, system
 
 __all__ = ["register_all"]
 
 
 def register_all(dispatcher: Dispatcher) -> None:
     """Register every method family on ``dispatcher``."""
-    for family in (health, system, logs, channels, send, agent):
+    for family in (health, system, logs, channels, send, agent, sessions, chat):
         family.register(dispatcher)
