@@ -66,7 +66,8 @@ class AgentRuntime:
 
     def __init__(self, runs: RunStore, sessions: SessionStore, config: Config,
                  environ: Mapping[str, str], emit: Callable[[dict[str, Any]], None],
-                 deliver: Deliver | None = None) -> None:
+                 deliver: Deliver | None = None,
+                 session_model: Callable[[str], str | None] | None = None) -> None:
         self.runs = runs
         self.sessions = sessions
         self.config = config
@@ -74,6 +75,8 @@ class AgentRuntime:
         self.environ = environ
         self.emit_event = emit
         self.deliver = deliver
+        #: The session's model override (``sessions.patch``), used when a run names none.
+        self.session_model = session_model or (lambda _key: None)
         self.active: dict[str, Run] = {}
         #: Delays between provider retries; ``delay(n)`` only (runs retry concurrently).
         self.backoff = Backoff(base=1.0, cap=30.0)
@@ -132,9 +135,9 @@ class AgentRuntime:
         if self.stopping:
             raise WireError("UNAVAILABLE", "the gateway is stopping; retry with the same "
                                "idempotencyKey after it restarts", retryable=True)
-        model_ref = model or self.defaults.model
-        self.provider_for(model_ref)  # refuse a bad model before accepting the run
         key = session_key or "main"
+        model_ref = model or self.session_model(key) or self.defaults.model
+        self.provider_for(model_ref)  # refuse a bad model before accepting the run
         if deliver is not None and self.deliver is None:
             raise UsageError("deliver needs a channel: none is configured")
         request = {"message": message, "sessionKey": key, "model": model_ref,

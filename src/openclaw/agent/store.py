@@ -81,11 +81,16 @@ class SessionStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def add(self, session_key: str, role: str, text: str, run_id: str | None) -> None:
-        """Append one turn."""
-        self.db.execute(
-            "INSERT INTO turns (session_key, role, text, ts, run_id) VALUES (?, ?, ?, ?, ?)",
-            (session_key, role, text, now_ms(), run_id))
+    def add(self, session_key: str, role: str, text: str, run_id: str | None,
+            meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append one turn; return it as :meth:`page` would."""
+        stamp = now_ms()
+        cursor = self.db.execute(
+            "INSERT INTO turns (session_key, role, text, ts, run_id, meta) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (session_key, role, text, stamp, run_id, json.dumps(meta) if meta else None))
+        return {"seq": cursor.lastrowid, "role": role, "text": text, "ts": stamp,
+                "runId": run_id, "meta": meta}
 
     def add_exchange(self, session_key: str, user: str, assistant: str, run_id: str) -> None:
         """The user turn and the reply, in one transaction."""
@@ -133,7 +138,45 @@ class SessionStore:
         return [{"key": r[0], "turns": r[1], "createdAt": r[2], "updatedAt": r[3]}
                 for r in rows]
 
+    def count(self, session_key: str) -> int:
+        """How many turns the session has."""
+        return int(self.db.execute("SELECT COUNT(*) FROM turns WHERE session_key = ?",
+                                   (session_key,)).fetchone()[0])
+
+    def stats(self) -> dict[str, tuple[int, int]]:
+        """Session key → (turn count, time of the last turn), for every session."""
+        rows = self.db.execute(
+            "SELECT session_key, COUNT(*), MAX(ts) FROM turns GROUP BY session_key").fetchall()
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def page(self, session_key: str, limit: int, skip_newest: int = 0) -> list[dict[str, Any]]:
+        """Up to ``limit`` turns before the newest ``skip_newest`` ones, oldest first,
+        with their ``meta``."""
+        rows = self.db.execute(
+            "SELECT seq, role, text, ts, run_id, meta FROM turns WHERE session_key = ? "
+            "ORDER BY seq DESC LIMIT ? OFFSET ?", (session_key, limit, skip_newest)).fetchall()
+        return [_turn(row) for row in reversed(rows)]
+
+    def after(self, session_key: str, seq: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` turns with a ``seq`` above ``seq``, oldest first."""
+        rows = self.db.execute(
+            "SELECT seq, role, text, ts, run_id, meta FROM turns WHERE session_key = ? "
+            "AND seq > ? ORDER BY seq LIMIT ?", (session_key, seq, limit)).fetchall()
+        return [_turn(row) for row in rows]
+
+    def first(self, session_key: str, role: str) -> str | None:
+        """The text of the session's first turn of ``role``."""
+        row = self.db.execute(
+            "SELECT text FROM turns WHERE session_key = ? AND role = ? ORDER BY seq LIMIT 1",
+            (session_key, role)).fetchone()
+        return str(row[0]) if row is not None else None
+
     def reset(self, session_key: str) -> int:
         """Forget a session's transcript; return how many turns were removed."""
         return self.db.execute("DELETE FROM turns WHERE session_key = ?",
                                (session_key,)).rowcount
+
+
+def _turn(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {"seq": row[0], "role": row[1], "text": row[2], "ts": row[3], "runId": row[4],
+            "meta": json.loads(row[5]) if row[5] else None}

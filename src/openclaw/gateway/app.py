@@ -6,8 +6,9 @@ patched on afterwards and nothing is Optional), and refuses a config that cannot
 (:class:`~openclaw.errors.ConfigError`, exit 78) before any port is opened:
 
     identity → event bus → presence → heartbeat → database (ledger, inbox, runs,
-    sessions) → channel accounts (from the channel registry) → sends → agent
-    runtime → assistant loop → method table → HTTP routes
+    sessions, session metadata) → channel accounts (from the channel registry) →
+    sends → agent runtime → chat view (agent events → chat events) → assistant
+    loop → method table → HTTP routes
 
 :meth:`App.start` brings the parts up once the port listens (recovery, queued sends,
 channels, timers); :meth:`App.drain` and :meth:`App.close` take them down in reverse
@@ -36,6 +37,7 @@ from openclaw.config import Config, parse_duration_ms
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.assistant import Assistant
 from openclaw.gateway.bus import EventBus, Session
+from openclaw.gateway.chat import ChatService
 from openclaw.gateway.clients import forget
 from openclaw.gateway.configedit import ConfigEdits
 from openclaw.gateway.dispatch import Dispatcher
@@ -53,6 +55,7 @@ from openclaw.protocol.auth import Authenticator, RateLimit
 from openclaw.store.db import Checkpointer, open_database
 from openclaw.store.inbox import Inbox
 from openclaw.store.ledger import Ledger
+from openclaw.store.sessions import SessionMetaStore
 
 __all__ = ["DEFAULT_AGENT_ID", "EVENTS", "App", "Identity", "Lifecycle", "build_app"]
 
@@ -61,7 +64,7 @@ log = logging.getLogger("openclaw.gateway")
 DEFAULT_AGENT_ID = "main"
 #: Every event this gateway emits (``hello-ok``'s ``features.events``).
 EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
-          "message", "agent"]
+          "message", "agent", "chat", "session.message", "sessions.changed"]
 _HOUR_S = 3600
 
 
@@ -130,6 +133,7 @@ class App:
     sends: SendService
     agent: AgentRuntime
     run_events: RunEvents
+    chat: ChatService
     assistant: Assistant
     dispatcher: Dispatcher
     routes: RouteTable
@@ -298,9 +302,15 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         sends = SendService(ledger, channels,
                             timeout_ms=parse_duration_ms(messages.send_timeout),
                             retention_ms=parse_duration_ms(messages.retention))
-        agent = AgentRuntime(RunStore(db), SessionStore(db), config, environ,
-                             run_events.publish,
-                             deliver=sends.deliver_text if channels.order else None)
+        meta = SessionMetaStore(db)
+
+        def on_agent_event(payload: dict[str, Any]) -> None:  # agent → agent + chat events
+            chat.on_agent_event(payload)
+
+        agent = AgentRuntime(RunStore(db), SessionStore(db), config, environ, on_agent_event,
+                             deliver=sends.deliver_text if channels.order else None,
+                             session_model=meta.model_for)
+        chat = ChatService(bus, agent, meta, str(db_path), run_events)
         try:  # the default model must be usable before any run is accepted
             agent.provider_for(config.agents.defaults.model)
         except OpenClawError as exc:
@@ -318,7 +328,7 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         authenticator=authenticator, bus=bus, presence=presence, heartbeat=heartbeat,
         health=health, db_path=db_path, checkpointer=Checkpointer(db_path), ledger=ledger,
         inbox=inbox, channels=channels, sends=sends, agent=agent, run_events=run_events,
-        assistant=assistant, dispatcher=dispatcher, routes=_routes(config),
+        chat=chat, assistant=assistant, dispatcher=dispatcher, routes=_routes(config),
         secrets=tuple([secret for item in accounts for secret in item.account.secrets()]
                       + _model_secrets(config, environ)),
     )

@@ -115,13 +115,18 @@ class EventBus:
         *,
         scope: str | None = None,
         state_version: dict[str, int] | None = None,
+        where: Callable[[Session], bool] | None = None,
     ) -> int:
-        """Send ``event`` to every session holding ``scope``; return how many got it."""
-        payload_json = encode(payload) if payload is not None else None
+        """Send ``event`` to every session holding ``scope`` (and, with ``where``, for
+        which it is true, such as subscribers of one chat session); return how many
+        got it. The payload is encoded once, and not at all when nobody gets it."""
+        payload_json: bytes | None = None
         version_json = encode(state_version) if state_version is not None else None
         count = 0
         for session in list(self.sessions.values()):
-            if session.may(scope):
+            if session.may(scope) and (where is None or where(session)):
+                if count == 0 and payload is not None:
+                    payload_json = encode(payload)
                 self.send_event(session, event, payload_json, version_json)
                 count += 1
         return count

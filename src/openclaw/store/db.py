@@ -97,6 +97,24 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE messages SET handled = 1;
     CREATE INDEX messages_unhandled ON messages (seq) WHERE handled = 0;
     """,
+    # 4: session metadata (id, label, model override, thinking level, times), backfilled
+    # for every session that has turns; per-turn metadata (injected notes, labels).
+    """
+    CREATE TABLE session_meta (
+        session_key TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        label TEXT,
+        model TEXT,
+        thinking_level TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX session_meta_label ON session_meta (label) WHERE label IS NOT NULL;
+    INSERT INTO session_meta (session_key, session_id, created_ms, updated_ms)
+        SELECT session_key, lower(hex(randomblob(16))), MIN(ts), MAX(ts)
+        FROM turns GROUP BY session_key;
+    ALTER TABLE turns ADD COLUMN meta TEXT;
+    """,
 )
 
 

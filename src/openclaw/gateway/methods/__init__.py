@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from openclaw.gateway.dispatch import Dispatcher
-from openclaw.gateway.methods import agent, catalog, channels, config, health, logs, send, system
+from openclaw.gateway.methods import (
+    agent,
+    catalog,
+    channels,
+    chat,
+    config,
+    health,
+    logs,
+    send,
+    sessions,
+    system,
+)
 
 __all__ = ["register_all"]
 
 
 def register_all(dispatcher: Dispatcher) -> None:
     """Register every method family on ``dispatcher``."""
-    for family in (health, system, logs, channels, send, agent, catalog, config):
+    for family in (health, system, logs, channels, send, agent, sessions, chat, catalog, config):
         family.register(dispatcher)

@@ -1,4 +1,5 @@
-"""``agent``, ``agent.wait``, ``agent.abort`` and the ``sessions.*`` methods.
+"""``agent``, ``agent.wait`` and ``agent.abort`` (the ``sessions.*`` methods are in
+:mod:`openclaw.gateway.methods.sessions`).
 
 ``agent`` answers twice on one request id: ``{runId, status: "accepted"}`` at once
 (``"in_flight"`` when the key is already running), then the final. A key that has
@@ -14,6 +15,7 @@ import msgspec
 
 from openclaw.agent.runtime import Run
 from openclaw.errors import UsageError
+from openclaw.gateway.chat import internal_key
 from openclaw.gateway.dispatch import READ, WRITE, Context, Dispatcher
 from openclaw.protocol.frames import encode_response
 
@@ -51,22 +53,8 @@ class AbortParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, renam
     run_id: NonEmpty
 
 
-class SessionsListParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
-                         rename="camel"):
-    """``sessions.list`` params."""
-
-    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
-
-
-class SessionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
-    """``sessions.history`` / ``sessions.reset`` params."""
-
-    session_key: NonEmpty
-    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
-
-
 def register(dispatcher: Dispatcher) -> None:
-    """Install the agent and session methods."""
+    """Install the agent methods."""
 
     @dispatcher.register("agent", WRITE, AgentParams, concurrent=True)
     async def agent(ctx: Context, params: AgentParams) -> dict[str, Any]:
@@ -76,7 +64,7 @@ def register(dispatcher: Dispatcher) -> None:
                    if params.deliver and params.to else None)
         kind, found = ctx.app.agent.submit(
             params.idempotency_key, params.message,
-            session_key=params.session_key or params.session_id,
+            session_key=internal_key(params.session_key or params.session_id or "main"),
             timeout_s=params.timeout, model=params.model,
             extra_system=params.extra_system_prompt, deliver=deliver)
         if not isinstance(found, Run):  # already ended: its stored final
@@ -96,17 +84,3 @@ def register(dispatcher: Dispatcher) -> None:
     def agent_abort(ctx: Context, params: AbortParams) -> dict[str, Any]:
         answer: dict[str, Any] = ctx.app.agent.abort(params.run_id)
         return answer
-
-    @dispatcher.register("sessions.list", READ, SessionsListParams)
-    def sessions_list(ctx: Context, params: SessionsListParams) -> dict[str, Any]:
-        return {"sessions": ctx.app.agent.sessions.sessions(params.limit)}
-
-    @dispatcher.register("sessions.history", READ, SessionParams)
-    def sessions_history(ctx: Context, params: SessionParams) -> dict[str, Any]:
-        return {"sessionKey": params.session_key,
-                "turns": ctx.app.agent.sessions.history(params.session_key, params.limit)}
-
-    @dispatcher.register("sessions.reset", WRITE, SessionParams)
-    def sessions_reset(ctx: Context, params: SessionParams) -> dict[str, Any]:
-        removed = ctx.app.agent.sessions.reset(params.session_key)
-        return {"ok": True, "sessionKey": params.session_key, "removedTurns": removed}
