@@ -39,6 +39,7 @@ SCRIPTS = [
     "presence_storm",
     "send",
     "agent",
+    "chat",
     "service",
 ]
 TIMEOUT_S = 300

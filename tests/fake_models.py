@@ -17,7 +17,8 @@ One server, two APIs on one port:
 Tests script it from the other side: ``reply`` / ``queue_replies`` choose the answer text
 (default ``"echo: " + the last user message``) and how it is split into streamed pieces;
 ``fail_next``, ``malformed_next``, ``stall_next``, ``cut_next``, ``error_mid_stream_next`` and
-``delay_pieces`` script failures; ``requests`` records every call as ``(api, headers, body)``.
+``delay_pieces`` script failures; ``requests`` records every call as ``(api, headers, body)``,
+and ``record_timings`` (off by default) keeps when each call arrived and streamed.
 Every wait in here is event-driven, and ``stop()`` releases every waiting handler (cutting its
 connection), so a test can never hang on the fake.
 
@@ -192,6 +193,7 @@ class FakeModels(LoopbackFake):
         self._piece_delay = 0.0
         self._release_generation = 0
         self._ids = itertools.count(1)
+        self.timings: list[dict[str, Any]] | None = None  # see record_timings()
 
     # -- lifecycle
 
@@ -267,6 +269,19 @@ class FakeModels(LoopbackFake):
         """Wait this long between streamed pieces (0: none)."""
         with self._lock:
             self._piece_delay = max(0.0, seconds)
+
+    def record_timings(self, on: bool = True) -> None:
+        """Keep (or, with False, stop keeping) per-call timestamps in :attr:`timings`.
+
+        Each call that gets an answer appends ``{"api", "id", "last", "received",
+        "first_piece", "end"}``: :func:`time.perf_counter` readings of when its request
+        head had been read, when the first content piece had been written (streams
+        only; None otherwise) and when the answer was complete; ``last`` is the start of
+        the last message's text, to tell calls apart. On Linux ``perf_counter`` is the
+        system-wide monotonic clock, so the readings compare with another process's.
+        """
+        with self._lock:
+            self.timings = [] if on else None
 
     def release(self) -> None:
         """Let every currently stalled call carry on."""
@@ -418,6 +433,11 @@ class FakeModels(LoopbackFake):
             return
         build = self._openai_events if api == "openai" else self._anthropic_events
         head, per_piece, tail, result = build(body, rid, text, pieces)
+        timing: dict[str, Any] | None = None
+        if self.timings is not None:
+            last = _text_of(body["messages"][-1].get("content"))[:80]
+            timing = {"api": api, "id": rid, "last": last, "received": handler.received_at,
+                      "first_piece": None, "end": None}
         if not streaming:
             if fault is not None and fault.kind == "cut":
                 raise _Abort
@@ -427,6 +447,7 @@ class FakeModels(LoopbackFake):
                 handler.send_bytes(200, b"{not json", "application/json", request_id)
                 return
             handler.send_json(200, result, request_id)
+            self._timed(timing)
             return
         if fault is not None and fault.kind == "malformed":  # it ends with closing
             request_id["Connection"] = "close"
@@ -444,14 +465,25 @@ class FakeModels(LoopbackFake):
                 if index and delay and self._stopping.wait(delay):
                     raise _Abort
                 handler.write_chunk(event)
+                if timing is not None and index == 0:
+                    timing["first_piece"] = time.perf_counter()
             if fault is not None and not self._stream_fault(handler, api, fault):
                 return
             for event in tail:
                 handler.write_chunk(event)
             handler.end_stream()
+            self._timed(timing)
         except OSError:
             self._bump("disconnects", 1)
             raise _Abort from None
+
+    def _timed(self, timing: dict[str, Any] | None) -> None:
+        """Keep a finished call's timestamps (see :meth:`record_timings`)."""
+        if timing is not None:
+            timing["end"] = time.perf_counter()
+            with self._lock:
+                if self.timings is not None:
+                    self.timings.append(timing)
 
     def _stream_fault(self, handler: _Handler, api: Api, fault: _Fault) -> bool:
         """Misbehave mid-stream; True (carry on streaming) only after a released stall."""
@@ -542,7 +574,10 @@ class FakeModels(LoopbackFake):
 class _Handler(TrackedHandler):
     """Reads one HTTP request, routes it to FakeModels._serve, writes JSON or SSE."""
 
+    received_at = 0.0  # perf_counter reading once the request head was read
+
     def do_POST(self) -> None:
+        self.received_at = time.perf_counter()
         api = _ROUTES.get(urlsplit(self.path).path.rstrip("/"))
         try:
             raw = self._read_body()
