@@ -29,7 +29,11 @@ export class GatewayClient {
     this.state = "stopped";
     this.hello = null;
     this.lastError = null;
+    /** The gateway's `details.code` of the last refusal (AUTH_TOKEN_MISMATCH, ...). */
+    this.lastErrorCode = null;
     this.nextRetryAt = null;
+    /** WebSocket connections opened so far (tests and the curious check backoff with it). */
+    this.attempts = 0;
     this._ws = null;
     this._pending = new Map();
     this._nextId = 1;
@@ -116,6 +120,7 @@ export class GatewayClient {
       return;
     }
     this._ws = ws;
+    this.attempts += 1;
     ws.onmessage = (message) => this._receive(ws, message.data);
     ws.onclose = (close) => this._closed(ws, close);
   }
@@ -180,6 +185,7 @@ export class GatewayClient {
     if (!frame.ok) {
       const e = frame.error ?? {};
       const code = e.details?.code ?? "";
+      this.lastErrorCode = code || null;
       if (code.startsWith("AUTH_")) {
         this._setState("auth-failed", e.message ?? "the gateway refused the token");
         this._attempt = 0;
@@ -192,6 +198,7 @@ export class GatewayClient {
     this._attempt = 0;
     this.nextRetryAt = null;
     this.lastError = null;
+    this.lastErrorCode = null;
     this._setState("connected");
     for (const fn of this._events.get("hello") ?? []) fn(frame.payload, frame);
   }
@@ -213,7 +220,9 @@ export class GatewayClient {
       this._pending.delete(id);
     }
     if (this.state === "stopped" || this.state === "auth-failed") return;
-    this._scheduleRetry(close.reason || this.lastError || `connection closed (${close.code})`);
+    // 1006: no close frame, which is what a refused or dropped connection looks like
+    this._scheduleRetry(close.reason || (close.code === 1006 ? "the gateway cannot be reached"
+      : this.lastError || `connection closed (${close.code})`));
   }
 
   _scheduleRetry(reason) {
@@ -228,4 +237,13 @@ export class GatewayClient {
       if (this.state === "reconnecting") this._open();
     }, delay);
   }
+}
+
+/**
+ * A fresh idempotency key: 128 random bits as hex, with an optional prefix.
+ * (crypto.randomUUID is missing on plain-http pages reached over the LAN.)
+ */
+export function idempotencyKey(prefix = "ui") {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
