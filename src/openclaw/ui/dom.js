@@ -81,3 +81,37 @@ export function explain(err) {
   if (err?.code === "TIMEOUT") return `${err.message}. Try again; if it keeps happening, check the gateway's logs.`;
   return err?.message ?? String(err);
 }
+
+/**
+ * A modal question, answered with the keyboard or the mouse. Resolves with true
+ * (confirmed) or false, or, with `input` ({label, value}), the text typed (null when
+ * cancelled). `danger` draws the confirm button as destructive. Focus returns to
+ * where it was.
+ */
+export function ask({ title, body = "", confirm = "OK", cancel = "Cancel", danger = false, input = null }) {
+  const returnTo = document.activeElement;
+  const field = input ? h("input", { id: "ask-input", type: "text", value: input.value ?? "",
+    maxlength: input.maxLength ?? 100, autocomplete: "off" }) : null;
+  const form = h("form", { method: "dialog" },
+    h("h2", { id: "ask-title", text: title }),
+    body ? h("p", { text: body }) : null,
+    input ? h("label", { for: "ask-input", text: input.label }) : null,
+    field,
+    h("div", { class: "actions" },
+      // the one submit button, so Enter in the field confirms
+      h("button", { type: "button", text: cancel, onclick: () => dialog.close("cancel") }),
+      h("button", { type: "submit", value: "ok", class: danger ? "danger" : "primary", text: confirm })));
+  const dialog = h("dialog", { class: "ask", "aria-labelledby": "ask-title" }, form);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      const ok = dialog.returnValue === "ok";
+      dialog.remove();
+      returnTo?.focus?.();
+      resolve(input ? (ok ? field.value : null) : ok);
+    });
+    dialog.showModal();
+    if (field) field.select();
+    else form.querySelector("button[value=ok]").focus();
+  });
+}
