@@ -131,7 +131,12 @@ export function mount(root, gateway, params) {
       setRunning(null);
       showTranscript(startup);
       clear(statusLine);
-      performance.mark("openclaw:chat-ready");
+      // marks for measuring first paint: the transcript is in the DOM, and the frame
+      // that paints it has started
+      if (!performance.getEntriesByName("openclaw:chat-ready").length) {
+        performance.mark("openclaw:chat-ready");
+        requestAnimationFrame(() => performance.mark("openclaw:chat-painted"));
+      }
       const [listed, models] = await Promise.all([
         gateway.call("sessions.subscribe", { limit: 200, includeDerivedTitles: true,
           includeLastMessage: true }),
@@ -370,7 +375,7 @@ export function mount(root, gateway, params) {
     return run;
   }
 
-  function render() {
+  function render(frameAt) {
     frame = 0;
     const atEnd = nearEnd();
     for (const run of runs.values()) {
@@ -378,8 +383,8 @@ export function mount(root, gateway, params) {
       run.dirty = false;
       renderInto(run.body, run.text);
       if (Array.isArray(window.openclawChatTimings)) {
-        window.openclawChatTimings.push({ receivedAt: run.receivedAt, renderedAt: performance.now(),
-          chars: run.text.length });
+        window.openclawChatTimings.push({ receivedAt: run.receivedAt, frameAt,
+          renderedAt: performance.now(), chars: run.text.length });
       }
     }
     if (atEnd) scrollToEnd(true);
@@ -415,8 +420,9 @@ export function mount(root, gateway, params) {
       if (run.ended) return;
       const whole = textOf(payload.message);
       run.text = whole || run.text + (payload.deltaText ?? "");
+      // the oldest delta not yet on screen: how long it waits is the render latency
+      if (!run.dirty) run.receivedAt = receivedAt;
       run.dirty = true;
-      run.receivedAt = receivedAt;
       if (!frame) frame = requestAnimationFrame(render);
       return;
     }
