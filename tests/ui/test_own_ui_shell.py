@@ -33,6 +33,10 @@ def test_the_ui_is_served_with_a_strict_policy_and_etags(own_ui: InProcessGatewa
     assert "text/javascript" in script.headers["content-type"]
     assert httpx.get(f"{base}/../../pyproject.toml").status_code == 404
     assert httpx.get(f"{base}/views/../gateway.js").status_code in (200, 404)
+    # the catch-all does not turn other methods on unknown paths into 405s
+    assert httpx.post(f"{base}/v1/chat/completions", json={}).status_code == 404
+    refused = httpx.post(f"{base}/app.js")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
 
 
 def test_the_token_in_the_fragment_connects_and_leaves_the_address_bar(

@@ -33,6 +33,8 @@ _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=
           ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
           ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
 _GZIP_MIN = 1024
+_READ = frozenset({"GET", "HEAD"})
+_ANY = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ def make_handler(files: StaticFiles) -> Route:
         if file is None:
             return json_response(http.HTTPStatus.NOT_FOUND,
                                  {"ok": False, "error": f"not found: {request.path[:100]}"})
+        if request.method not in _READ:
+            return json_response(http.HTTPStatus.METHOD_NOT_ALLOWED,
+                                 {"ok": False, "error": f"{request.method} not allowed here"},
+                                 [("Allow", "GET, HEAD")])
         headers = _headers(file)
         if file.etag in {tag.strip() for tag in
                          request.headers.get("if-none-match", "").split(",")}:
@@ -95,7 +101,9 @@ def make_handler(files: StaticFiles) -> Route:
             return HttpResponse(200, [*headers, ("Content-Encoding", "gzip")], file.gzipped)
         return HttpResponse(200, headers, file.body)
 
-    return Route("/", serve)
+    # Every method reaches the handler, so a path with no file is 404 whatever the
+    # method (a POST to a disabled API route must not look like an existing one).
+    return Route("/", serve, methods=_ANY)
 
 
 def add_ui_routes(routes: RouteTable, files: StaticFiles | None = None) -> None:
