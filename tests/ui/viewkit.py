@@ -24,9 +24,11 @@ def gateway_with(home: Path, config: dict[str, Any] | None = None) -> Iterator[I
 
 def page_errors(page: Any) -> list[str]:
     """Uncaught exceptions and console errors of ``page`` from now on (a view that
-    throws is broken even when what it already drew looks right)."""
+    throws is broken even when what it already drew looks right). The browser's own
+    report of a refused WebSocket, while a gateway restarts, is not the page's error."""
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(f"console: {msg.text}")
-            if msg.type == "error" else None)
+            if msg.type == "error" and not msg.text.startswith("WebSocket connection to")
+            else None)
     return errors
