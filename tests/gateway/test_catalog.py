@@ -77,8 +77,18 @@ def test_models_auth_status_is_truthful(make_app_gateway: Make) -> None:
     assert "offline" not in rows
     assert rows["openai"]["status"] == "static"
     assert rows["openai"]["apiKey"] == {"source": "config"}
-    assert rows["anthropic"]["status"] == "missing" and "apiKey" not in rows["anthropic"]
+    assert "anthropic" not in rows  # no key, and nothing uses it: nothing to attend to
     assert rows["ollama"]["status"] == "ok"  # needs no key
+
+
+def test_models_auth_status_reports_a_missing_key_in_use(make_app_gateway: Make) -> None:
+    # configured, but without a key (the default model could not be such, or the
+    # gateway would not start)
+    gateway = make_app_gateway(config={"models": {"providers": {"anthropic": {}}}})
+    rows = {row["provider"]: row
+            for row in gateway.call("models.authStatus", {})["providers"]}
+    assert rows["anthropic"]["status"] == "missing" and "apiKey" not in rows["anthropic"]
+    assert "openai" not in rows
 
 
 def test_system_info(app_gateway: InProcessGateway) -> None:
@@ -97,6 +107,7 @@ def test_ui_load_calls_answer_minimally(app_gateway: InProcessGateway) -> None:
     assert app_gateway.call("exec.approval.list", {}) == []
     assert app_gateway.call("users.prefs.get", {"keys": ["theme"]}) == {
         "status": "no_durable_identity"}
+    assert app_gateway.call("question.list", {}) == {"questions": []}
 
 
 def test_unimplemented_ui_methods_are_unknown(app_gateway: InProcessGateway) -> None:

@@ -297,6 +297,11 @@ def test_only_subscribed_connections_get_session_messages(
     assert [(e["messageSeq"], e["message"]["role"]) for e in entries] == [
         (1, "user"), (2, "assistant")]
     assert entries[0]["sessionKey"] == MAIN and entries[0]["session"]["messageCount"] == 2
+    # the submission identity a client matches its own copy of the sent message with
+    assert entries[0]["message"]["__openclaw"]["idempotencyKey"] == "m1"
+    assert entries[0]["message"]["__openclaw"]["runId"] == "m1"
+    assert entries[1]["message"]["__openclaw"]["runId"] == "m1"
+    assert "idempotencyKey" not in entries[1]["message"]["__openclaw"]
     ok(bystander, "health")  # every event sent before this answer has arrived
     assert not [f for f in bystander.events if f.get("event") == "session.message"]
 
@@ -336,6 +341,8 @@ def test_sessions_changed_goes_to_list_subscribers(app_gateway: InProcessGateway
     assert changes[0]["session"]["activeRunIds"] == ["c1"]
     assert changes[1]["sessionKey"] == "agent:main:work"
     assert changes[1]["session"]["hasActiveRun"] is False
+    # strictly newer, even when the run starts and ends within one millisecond
+    assert changes[1]["session"]["snapshotAt"] > changes[0]["session"]["snapshotAt"]
     ok(bystander, "sessions.patch", {"key": "agent:main:work", "label": "Work"})
     patched = until(subscriber, lambda f: f["event"] == "sessions.changed")[-1]["payload"]
     assert patched["reason"] == "patch" and patched["session"]["label"] == "Work"
@@ -378,6 +385,8 @@ def test_labels_are_unique_and_survive_a_restart(
         make_app_gateway: Callable[..., InProcessGateway]) -> None:
     gateway = make_app_gateway()
     raw = connect(gateway)
+    # no label, no presentation title: clients name the row ("Main Session")
+    assert "displayName" not in ok(raw, "sessions.describe", {"key": MAIN})["session"]
     ok(raw, "sessions.patch", {"key": MAIN, "label": "Home"})
     assert "already used" in error(raw, "sessions.patch",
                                    {"key": "agent:main:b", "label": "Home"})["message"]
@@ -443,6 +452,10 @@ def test_list_takes_the_control_ui_params(app_gateway: InProcessGateway) -> None
     assert [r["key"] for r in ok(raw, "sessions.list", {"label": "B"})["sessions"]] == [
         "agent:main:beta"]
     assert "whatever" in error(raw, "sessions.list", {"whatever": True})["message"]
+    # OpenClaw's Control UI asks for 10000 rows: accepted, and clamped
+    huge = ok(raw, "sessions.list", {"limit": 10000, "spawnedBy": MAIN})
+    assert huge["limitApplied"] == 1000 and huge["sessions"] == []
+    assert ok(raw, "sessions.list", {"limit": 10000})["totalCount"] == 4
     subscribed = ok(raw, "sessions.subscribe", {"limit": 1})
     assert subscribed["subscribed"] is True and len(subscribed["list"]["sessions"]) == 1
 

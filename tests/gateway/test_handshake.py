@@ -26,6 +26,9 @@ def test_hello_ok_carries_the_documented_fields(shared_gateway: GatewayProcess) 
     assert set(snapshot["stateVersion"]) == {"presence", "health"}
     assert snapshot["authMode"] == "token"
     assert snapshot["configPath"].endswith("openclaw.json")
+    # the main session's key as the chat and session methods give it
+    assert snapshot["sessionDefaults"] == {"defaultAgentId": "main", "mainKey": "main",
+                                           "mainSessionKey": "agent:main:main"}
     assert hello["auth"] == {"method": "token", "role": "operator", "scopes": ["operator.admin"]}
     assert hello["policy"] == {
         "maxPayload": 26214400, "maxBufferedBytes": 52428800, "tickIntervalMs": 30000,

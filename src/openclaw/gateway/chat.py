@@ -109,6 +109,7 @@ class ChatService:
         self.meta = meta
         self.db_path = db_path
         self._streams: dict[str, _Stream] = {}
+        self._last_snapshot = 0
         meta.ensure("main")  # the main session always exists, as in OpenClaw
 
     # ------------------------------------------------------------------ agent events
@@ -255,6 +256,16 @@ class ChatService:
         except ValueError:
             return "", ref
 
+    def _snapshot_ms(self) -> int:
+        """``snapshotAt`` for a new row: the time, but strictly later than the last one.
+
+        OpenClaw's Control UI drops a row that says "idle" when the "running" row it
+        holds is not older (same ``snapshotAt`` and ``updatedAt``), which a run that
+        starts and ends within one millisecond would otherwise produce.
+        """
+        self._last_snapshot = max(now_ms(), self._last_snapshot + 1)
+        return self._last_snapshot
+
     def row(self, key: str, *, stats: tuple[int, int | None] | None = None,
             titles: bool = False, last_message: bool = False) -> dict[str, Any]:
         """The session's row, as ``sessions.list`` shows it."""
@@ -267,14 +278,16 @@ class ChatService:
         runs = self.active_runs(key)
         row: dict[str, Any] = {
             "key": wire_key(key), "sessionId": meta.session_id, "agentId": AGENT_ID,
-            "kind": "direct", "displayName": meta.label or key,
-            "createdAt": meta.created_ms,
-            "updatedAt": max(meta.updated_ms, last_ts or 0), "snapshotAt": now_ms(),
+            "kind": "direct", "createdAt": meta.created_ms,
+            "updatedAt": max(meta.updated_ms, last_ts or 0), "snapshotAt": self._snapshot_ms(),
             "model": model, "modelProvider": provider, "modelOverride": meta.model,
             "hasActiveRun": bool(runs), "activeRunIds": runs, "messageCount": count,
         }
         if meta.label is not None:
-            row["label"] = meta.label
+            # displayName is a presentation title; without a label there is none, and
+            # OpenClaw's clients then name the row themselves ("Main Session", the
+            # derived title, the key)
+            row["label"] = row["displayName"] = meta.label
         if meta.thinking_level is not None:
             row["thinkingLevel"] = meta.thinking_level
         if titles:
@@ -333,6 +346,15 @@ class ChatService:
         """A transcript turn as a chat message ``{role, content:[{type,text}], …}``."""
         text: str = turn["text"]
         marks: dict[str, Any] = {"id": str(turn["seq"]), "seq": turn["seq"]}
+        if turn.get("runId"):
+            # The submission identity. OpenClaw's Control UI keeps its own copy of a
+            # message it sent until it finds the persisted entry whose
+            # __openclaw.idempotencyKey is the chat.send idempotencyKey (the run id
+            # here); without it the message shows twice. runId ties both entries of
+            # a turn to their run.
+            marks["runId"] = turn["runId"]
+            if turn["role"] == "user":
+                marks["idempotencyKey"] = turn["runId"]
         if max_chars is not None and len(text) > max_chars:
             text, marks["truncated"] = text[:max_chars], True
         if turn.get("meta"):

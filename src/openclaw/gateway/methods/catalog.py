@@ -1,6 +1,7 @@
 """What this gateway has, for clients that draw it: ``agents.list``,
 ``agent.identity.get``, ``models.list``, ``models.authStatus``, ``system.info``, and
-the truthful empty answers to ``exec.approval.list`` and ``users.prefs.get``.
+the truthful empty answers to ``exec.approval.list``, ``question.list`` and
+``users.prefs.get``.
 
 OpenClaw's Control UI asks for the agent roster and identity on load and asks again
 at once when they fail, so they must answer; there is one built-in agent, ``main``.
@@ -125,6 +126,22 @@ def _provider_rows(app: App) -> list[dict[str, Any]]:
     return rows
 
 
+def _providers_in_use(app: App) -> set[str]:
+    """Providers something would call: the default model's, every configured one and
+    every session's model override."""
+    from openclaw.agent.providers.registry import parse_model_ref
+
+    refs = [app.config.agents.defaults.model,
+            *(meta.model for meta in app.chat.meta.all() if meta.model)]
+    used = set(app.config.models.providers)
+    for ref in refs:
+        try:
+            used.add(parse_model_ref(ref)[0])
+        except ValueError:
+            continue
+    return used
+
+
 def _model_row(ref: str, providers: dict[str, dict[str, Any]], default: str) -> dict[str, Any]:
     provider_id, _, model = ref.partition("/")
     provider = providers.get(provider_id, {})
@@ -221,11 +238,16 @@ def register(dispatcher: Dispatcher) -> None:
     @dispatcher.register("models.authStatus", READ, AuthStatusParams)
     def models_auth_status(ctx: Context, params: AuthStatusParams) -> dict[str, Any]:
         rows = []
+        used = _providers_in_use(ctx.app)
         for row in _provider_rows(ctx.app):
             if row.get("offline"):
                 continue
             source = str(row["keySource"])
             status = "static" if source != "none" else "missing" if row["keyRequired"] else "ok"
+            if status == "missing" and row["id"] not in used:
+                # OpenClaw's Control UI raises an "Auth expired" inbox item for every
+                # "missing" row; a built-in provider nothing uses needs no attention
+                continue
             entry: dict[str, Any] = {"provider": row["id"], "displayName": row["id"],
                                      "status": status, "profiles": []}
             if source != "none":
@@ -242,6 +264,12 @@ def register(dispatcher: Dispatcher) -> None:
     @dispatcher.register("exec.approval.list", READ, ApprovalListParams)
     def exec_approval_list(ctx: Context, params: ApprovalListParams) -> list[Any]:
         return []  # the agent runs no commands, so nothing ever waits for approval
+
+    @dispatcher.register("question.list", READ, ApprovalListParams)
+    def question_list(ctx: Context, params: ApprovalListParams) -> dict[str, Any]:
+        # the agent has no tool that asks the user a question, so none is ever pending;
+        # OpenClaw's Control UI asks again on every session event while this fails
+        return {"questions": []}
 
     @dispatcher.register("users.prefs.get", READ, PrefsGetParams)
     def users_prefs_get(ctx: Context, params: PrefsGetParams) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def hello_snapshot(app: App) -> dict[str, Any]:
         "stateDir": str(app.profile.state_dir),
         "authMode": app.settings.auth_mode,
         "sessionDefaults": {"defaultAgentId": DEFAULT_AGENT_ID, "mainKey": "main",
-                            "mainSessionKey": "main"},
+                            "mainSessionKey": "agent:main:main"},
     }
 
 

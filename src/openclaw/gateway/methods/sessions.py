@@ -23,6 +23,10 @@ Key = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+#: The most rows one ``sessions.list`` page builds. A larger ``limit`` is accepted
+#: (OpenClaw's Control UI asks for 10000 and retries a refusal at once) and clamped:
+#: ``limitApplied`` says what was used and ``hasMore``/``nextOffset`` page on.
+LIST_MAX = 1000
 
 
 class ListParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
@@ -30,7 +34,7 @@ class ListParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename
     send. Those about features this gateway lacks (global and unknown sessions,
     archives, sub-agents, owners, boards) are accepted; see docs/protocol.md."""
 
-    limit: Limit = 50
+    limit: Annotated[int, msgspec.Meta(ge=1)] = 50
     offset: Annotated[int, msgspec.Meta(ge=0)] = 0
     search: Annotated[str, msgspec.Meta(max_length=512)] | None = None
     label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
@@ -120,7 +124,8 @@ def _list(ctx: Context, params: ListParams) -> dict[str, Any]:
     none = (params.agent_id not in (None, "main") or params.spawned_by is not None
             or params.archived is True or params.archived_filter == "archived")
     return ctx.app.chat.listing(
-        limit=params.limit, offset=params.offset, search=params.search, label=params.label,
+        limit=min(params.limit, LIST_MAX), offset=params.offset, search=params.search,
+        label=params.label,
         active_minutes=params.active_minutes, active_only=params.active_only, none=none,
         titles=params.include_derived_titles, last_message=params.include_last_message)
 
