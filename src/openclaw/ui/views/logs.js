@@ -45,7 +45,7 @@ export function mount(root, gateway) {
   const counter = h("span", { class: "hint", id: "log-count", "aria-live": "off" });
   const fileLine = h("p", { class: "hint", id: "log-file" });
   const note = h("div", { "aria-live": "polite" });
-  const list = h("div", { id: "log-lines", class: "mono scroll-x", role: "log", "aria-label": "Log lines" });
+  const list = h("div", { id: "log-lines", class: "log mono scroll-x", role: "log", "aria-label": "Log lines" });
   root.append(h("h1", { text: "Logs" }),
     h("div", { class: "panel", role: "group", "aria-label": "Filters" },
       h("div", { class: "grid" },
