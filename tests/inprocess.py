@@ -63,7 +63,7 @@ class InProcessGateway:
         file_log = FileLog(self.profile.log_dir)
         self.app = build_app(config, exists, settings, self.profile, file_log, self.env)
         self.server = GatewayServer(self.app, **self.server_options)
-        self.port = await self.server.listen(("127.0.0.1",), 0)
+        self.port = await self.server.listen(("127.0.0.1",), self.port)
         self.app.start(self.port)
 
     @property
@@ -84,6 +84,17 @@ class InProcessGateway:
         client = GatewayClient(self.url, token=self.token, **kwargs)
         client.connect()
         return client
+
+    def start_again(self) -> InProcessGateway:
+        """After :meth:`stop`: a new gateway on the same home, token and port, as after a
+        restart (the state directory and database carry over)."""
+        if not self.loop.is_closed():
+            raise RuntimeError("stop() the gateway before starting it again")
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.app = None
+        self.server = None
+        return self.start()
 
     def stop(self) -> None:
         """Drain, close every client, close the database, stop the loop (idempotent)."""

@@ -87,6 +87,8 @@ class HttpConfig(Section, frozen=True):
 class ControlUiConfig(Section, frozen=True):
     """Browser access: which page origins besides the gateway's own may connect."""
 
+    #: Serve this gateway's own Control UI at ``/``.
+    enabled: bool = True
     #: Full origins (``https://ui.example.com``), or ``"*"`` for any origin.
     allowed_origins: tuple[Annotated[str, msgspec.Meta(min_length=1)], ...] = ()
 

@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,43 @@ def ui_gateway(tmp_path: Path) -> Iterator[InProcessGateway]:
         yield gateway
     finally:
         gateway.stop()
+
+
+@pytest.fixture
+def own_ui(tmp_path: Path) -> Iterator[InProcessGateway]:
+    """A gateway serving this project's own Control UI (in-process, free port)."""
+    home = tmp_path / "own-ui-home"
+    home.mkdir()
+    gateway = InProcessGateway(home).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Callable[[Any, str], Path]:
+    """``screenshot(page, "chat")`` saves a PNG of the page: always under the test's tmp
+    dir, and also into ``$OPENCLAW_UI_SCREENSHOTS`` when set (the docs' images are
+    regenerated with ``OPENCLAW_UI_SCREENSHOTS=docs/images/control-ui python -m pytest
+    tests/ui``)."""
+    def take(page: Any, name: str) -> Path:
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=str(path))
+        target = os.environ.get("OPENCLAW_UI_SCREENSHOTS")
+        if target:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(target) / f"{name}.png"))
+        return path
+
+    return take
+
+
+def open_own_ui(page: Any, gateway: InProcessGateway, view: str = "chat") -> None:
+    """Open the gateway's own UI with its token in the fragment and wait until connected."""
+    from playwright.sync_api import expect
+
+    page.goto(f"http://127.0.0.1:{gateway.port}/#token={gateway.token}")
+    expect(page.locator("#connection")).to_have_text("Connected")
+    if view != "chat":
+        page.goto(f"http://127.0.0.1:{gateway.port}/#/{view}")

@@ -232,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the overview: gateway, service, channels, sessions, model")
     _client_options(overview, 3_000)
 
+    dashboard = _command(commands, "dashboard", "openclaw.cli.dashboard_cmd:dashboard",
+                         "print the Control UI's address with this profile's token "
+                         "(--open: open it in a browser)")
+    dashboard.add_argument("--open", action="store_true", help="also open it in a browser")
+    _client_options(dashboard, None)
+
     logs = _command(commands, "logs", "openclaw.cli.logs_cmd:logs",
                     "show the gateway's file log (through the gateway, or the local "
                     "file when it is down)")

@@ -249,6 +249,10 @@ def _model_secrets(config: Config, environ: Mapping[str, str]) -> list[str]:
 
 def _routes(config: Config) -> RouteTable:
     routes = default_routes()
+    if config.gateway.control_ui.enabled:
+        from openclaw.gateway.ui_static import add_ui_routes
+
+        add_ui_routes(routes)
     if config.gateway.http.endpoints.chat_completions.enabled:
         from openclaw.gateway.openai_http import add_openai_routes
 

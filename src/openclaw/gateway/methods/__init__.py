@@ -12,6 +12,7 @@ from openclaw.gateway.methods import (
     health,
     logs,
     send,
+    service,
     sessions,
     system,
 )
@@ -21,5 +22,6 @@ __all__ = ["register_all"]
 
 def register_all(dispatcher: Dispatcher) -> None:
     """Register every method family on ``dispatcher``."""
-    for family in (health, system, logs, channels, send, agent, sessions, chat, catalog, config):
+    for family in (health, system, logs, channels, send, agent, sessions, chat, catalog, config,
+                   service):
         family.register(dispatcher)
