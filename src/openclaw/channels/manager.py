@@ -176,13 +176,14 @@ class ChannelManager:
 
     @property
     def all_started(self) -> bool:
-        """True once every configured account has connected at least once."""
-        return all(s.started.is_set() for s in self.supervisors.values())
+        """True once every configured account has connected at least once (an account
+        parked until a login is not waited for: it needs a person, not time)."""
+        return all(s.started.is_set() or s.logged_out for s in self.supervisors.values())
 
     def waiting_for(self) -> list[str]:
         """``channel/account`` of every account that has not connected yet."""
         return [f"{name}/{account}" for (name, account), s in self.supervisors.items()
-                if not s.started.is_set()]
+                if not s.started.is_set() and not s.logged_out]
 
     def accounts(self, channel: str) -> list[str]:
         """Account ids of ``channel``, the default first."""

@@ -22,6 +22,7 @@ an account first connects), so tests drive this class with a fake client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import mimetypes
@@ -199,6 +200,10 @@ class WhatsAppChannel:
 
     async def _start_client(self) -> WhatsAppClient:
         await self._stop_client()
+        if self._factory is None:  # neonize takes ~1 s to import: not on the event loop
+            with contextlib.suppress(ImportError):  # _make_client reports it
+                await asyncio.to_thread(importlib.import_module,
+                                        "openclaw.channels.whatsapp.adapter")
         client = self._make_client()
         self._client = client
         self._running, self._connected, self._stalled = True, False, False
