@@ -69,9 +69,9 @@ def test_a_section_converts_to_the_declared_struct(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_secrets_are_declared_for_redaction_and_the_env_file(name: str) -> None:
     spec = get_spec(name)
-    assert spec.secret_env, f"{name} declares no environment secrets"
+    assert spec.secret_env or spec.credentials_dir, f"{name} declares no secrets"
     assert all(var.isupper() for var in spec.secret_env)
-    assert spec.secret_keys
+    assert bool(spec.secret_keys) == bool(spec.secret_env), "config keys for env secrets"
 
 
 def _sample_account(name: str) -> Any:
@@ -88,7 +88,8 @@ def _sample_account(name: str) -> Any:
 def test_an_account_holds_its_secrets_and_the_factory_builds_the_channel(name: str) -> None:
     spec = get_spec(name)
     account = _sample_account(name)
-    assert "123456:secret-value-for-tests" in account.secrets()
+    if spec.secret_env:
+        assert "123456:secret-value-for-tests" in account.secrets()
     assert "secret-value-for-tests" not in repr(account)
     channel = spec.create(account)
     assert channel.name == name and channel.spec is spec
@@ -103,6 +104,12 @@ def test_a_target_that_names_nothing_is_refused_before_any_call(name: str, targe
     with pytest.raises(TargetError) as caught:
         channel.normalize_target(target)
     assert caught.value.code == "INVALID_REQUEST"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_account_has_an_access_policy_that_defaults_to_pairing(name: str) -> None:
+    access = _sample_account(name).access
+    assert access.dm_policy == "pairing"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -271,7 +271,7 @@ def test_connect_and_snapshot() -> None:
     assert before["bot"] is None
     assert after == {"bot": "clawbot", "apiRoot": "https://api.telegram.test",
                      "tokenSource": "file", "allowFrom": ["*", "-100", "5"],
-                     "pollTimeoutSeconds": 25}
+                     "pollTimeoutSeconds": 25, "dmPolicy": "pairing"}
 
 
 # --- poll ----------------------------------------------------------------------------
@@ -346,26 +346,31 @@ def test_poll_without_cursor_sends_no_offset_and_uses_a_longer_http_timeout() ->
     assert calls == []  # no updates: the sink is not called
 
 
-def test_poll_allow_from_by_user_chat_and_star(caplog: pytest.LogCaptureFixture) -> None:
+def test_poll_hands_every_message_to_the_access_policy_by_user_chat_and_star() -> None:
     updates = [
         text_update(1, "from allowed user", from_id=5, chat_id=-100777),
         text_update(2, "in allowed chat", from_id=6, chat_id=-100200),
         text_update(3, "stranger", from_id=7, chat_id=7),
     ]
-    with caplog.at_level(logging.INFO, logger="openclaw.channels.telegram"):
-        calls = poll(Recorder(ok(updates)), "1", allow_from=frozenset({"5", "-100200"}))
-    [(messages, cursor)] = calls
-    assert [m.text for m in messages] == ["from allowed user", "in allowed chat"]
+    updates[1]["message"]["chat"]["type"] = "supergroup"
+    [(messages, cursor)] = poll(Recorder(ok(updates)), "1")
     assert cursor == "4"
-    assert "ignored message from 7 in chat 7: not in allowFrom" in caplog.text
-    [(everyone, _)] = poll(Recorder(ok(updates)), "1", allow_from=frozenset({"*"}))
-    assert len(everyone) == 3
+    assert [m.chat_type for m in messages] == ["direct", "group", "direct"]
+    listed = dataclasses.replace(account(), allow_from=frozenset({"5", "-100200"}),
+                                 dm_policy="allowlist").access
+    assert [listed.decide(m, approved=False).action for m in messages] == [
+        "accept", "accept", "drop"]
+    pairing = dataclasses.replace(account(), allow_from=frozenset({"5", "-100200"})).access
+    assert [pairing.decide(m, approved=False).action for m in messages] == [
+        "accept", "accept", "pair"]
+    everyone = dataclasses.replace(account(), allow_from=frozenset({"*"})).access
+    assert all(everyone.decide(m, approved=False).action == "accept" for m in messages)
 
 
 def test_poll_confirms_updates_even_when_all_are_ignored() -> None:
     updates = [text_update(50, "a", from_id=7), text_update(48, "b", from_id=8)]
     calls = poll(Recorder(ok(updates)), None, allow_from=frozenset())
-    assert calls == [([], "51")]
+    assert [cursor for _, cursor in calls] == ["51"]
 
 
 def test_poll_error_does_not_call_the_sink() -> None:
@@ -685,7 +690,8 @@ def test_against_fake_telegram_if_present(tmp_path: Path) -> None:
         facts = run(go())
         assert facts["bot"]["username"] == fake.bot_username
         [(messages, cursor)] = calls
-        assert [(m.text, m.sender, m.chat_id) for m in messages] == [("hi there", "5", "42")]
+        assert [(m.text, m.sender, m.chat_id) for m in messages] == [
+            ("hi there", "5", "42"), ("stranger", "6", "43")]  # the access policy filters
         assert cursor is not None
         assert fake.sent_texts() == ["pong", "a picture"]
         upload = fake.sent[-1]

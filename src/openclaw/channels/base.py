@@ -26,6 +26,7 @@ __all__ = [
     "ChannelError",
     "InboundMessage",
     "InboundSink",
+    "LoginChannel",
     "OutboundMessage",
     "SendReceipt",
     "TargetError",
@@ -41,6 +42,8 @@ class ChannelError(OpenClawError):
         maybe_delivered: the request may have reached the network before it failed
             (a read timeout after sending); retrying could deliver it twice.
         status: the remote status code, when there is one.
+        login_required: the account has no (more) valid login: retrying cannot help
+            until someone links it again (``openclaw channels login``).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class ChannelError(OpenClawError):
         retry_after_s: float | None = None,
         maybe_delivered: bool = False,
         status: int | None = None,
+        login_required: bool = False,
     ) -> None:
         super().__init__(
             message, retryable=transient and not maybe_delivered,
@@ -60,6 +64,7 @@ class ChannelError(OpenClawError):
         self.retry_after_s = retry_after_s
         self.maybe_delivered = maybe_delivered
         self.status = status
+        self.login_required = login_required
 
 
 class TargetError(UsageError):
@@ -119,3 +124,20 @@ class Channel(Protocol):
 
     async def close(self) -> None:
         """Release network resources."""
+
+
+class LoginChannel(Channel, Protocol):
+    """A channel whose accounts are linked by a login flow (a QR code or a pairing code),
+    run inside the gateway by ``web.login.start`` / ``web.login.wait``."""
+
+    async def login_start(self, *, force: bool, phone: str | None,
+                          timeout_s: float) -> dict[str, Any]:
+        """Start (or join) a login: ``{qrDataUrl?, qrText?, pairingCode?, message,
+        connected, sessionKey}``."""
+
+    async def login_wait(self, *, session_key: str | None, current_qr: str | None,
+                         timeout_s: float) -> dict[str, Any]:
+        """Wait until the login completes, fails, or shows a new QR code."""
+
+    async def logout(self) -> bool:
+        """Unlink the account and delete its credentials; True when there were any."""

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from openclaw.channels.base import Channel
+from openclaw.channels.access import AccessPolicy
+from openclaw.channels.base import Channel, LoginChannel
 from openclaw.channels.registry import (
     REGISTERED,
     Account,
@@ -31,6 +32,7 @@ from openclaw.clock import now_ms
 from openclaw.errors import UsageError
 from openclaw.inbound import InboundMessage
 from openclaw.store.inbox import Inbox
+from openclaw.store.pairing import PairingRequest, PairingStore
 
 __all__ = ["ChannelListener", "ChannelManager", "ConfiguredAccount", "configured_accounts"]
 
@@ -67,6 +69,9 @@ class ChannelListener(Protocol):
     def on_channels_changed(self) -> None:
         """An account connected or disconnected."""
 
+    def on_pairing_request(self, request: PairingRequest) -> None:
+        """An unknown sender asked to talk: tell them their one-time code."""
+
 
 class _Nobody:
     def on_inbound(self, seq: int, message: InboundMessage) -> None:
@@ -75,12 +80,20 @@ class _Nobody:
     def on_channels_changed(self) -> None:
         pass
 
+    def on_pairing_request(self, request: PairingRequest) -> None:
+        pass
+
 
 class ChannelManager:
     """The supervisors of all channel accounts."""
 
-    def __init__(self, channels: list[Channel], inbox: Inbox) -> None:
+    def __init__(self, channels: list[Channel], inbox: Inbox, *,
+                 access: Mapping[tuple[str, str], AccessPolicy] | None = None,
+                 pairing: PairingStore | None = None) -> None:
         self.inbox = inbox
+        self.pairing = pairing or PairingStore(inbox.db)
+        #: Per account; an account without an entry lets everyone in (tests, stand-ins).
+        self.access: dict[tuple[str, str], AccessPolicy] = dict(access or {})
         self.supervisors: dict[tuple[str, str], ChannelSupervisor] = {}
         self.specs: dict[str, ChannelSpec[Any, Any]] = {}
         self._listener: ChannelListener = _Nobody()
@@ -91,9 +104,13 @@ class ChannelManager:
             self.specs.setdefault(channel.name, channel.spec)
 
     @classmethod
-    def from_accounts(cls, accounts: list[ConfiguredAccount], inbox: Inbox) -> ChannelManager:
+    def from_accounts(cls, accounts: list[ConfiguredAccount], inbox: Inbox,
+                      pairing: PairingStore | None = None) -> ChannelManager:
         """A manager running every configured account (creates the channel objects)."""
-        return cls([item.spec.create(item.account) for item in accounts], inbox)
+        return cls([item.spec.create(item.account) for item in accounts], inbox,
+                   access={(item.spec.name, item.account.account_id): item.account.access
+                           for item in accounts},
+                   pairing=pairing)
 
     @property
     def order(self) -> list[str]:
@@ -110,8 +127,34 @@ class ChannelManager:
     def _changed(self) -> None:
         self._listener.on_channels_changed()
 
+    def _admit(self, channel: Channel, messages: list[InboundMessage]) -> list[InboundMessage]:
+        """The messages the account's access policy lets through; offers pairing codes."""
+        policy = self.access.get((channel.name, channel.account_id))
+        if policy is None:
+            return messages
+        admitted = []
+        for message in messages:
+            approved = self.pairing.is_approved(channel.name, channel.account_id,
+                                                message.sender)
+            decision = policy.decide(message, approved)
+            if decision.action == "accept":
+                admitted.append(message)
+                continue
+            log.info("ignored message from %s in %s/%s chat %s: %s", message.sender,
+                     channel.name, channel.account_id, message.chat_id, decision.reason)
+            if decision.action == "pair":
+                request = self.pairing.request(channel.name, channel.account_id,
+                                               message.sender, message.chat_id,
+                                               message.sender_name)
+                if request is not None:
+                    log.info("pairing request %s/%s from %s (code sent to the sender)",
+                             channel.name, channel.account_id, message.sender)
+                    self._listener.on_pairing_request(request)
+        return admitted
+
     async def _sink(self, channel: Channel, messages: list[InboundMessage],
                     cursor: str | None) -> None:
+        messages = self._admit(channel, messages)
         fresh = self.inbox.store(channel.name, channel.account_id, messages, cursor)
         for seq, message in fresh:
             log.info("message %s from %s in %s/%s chat %s", message.message_id, message.sender,
@@ -133,13 +176,14 @@ class ChannelManager:
 
     @property
     def all_started(self) -> bool:
-        """True once every configured account has connected at least once."""
-        return all(s.started.is_set() for s in self.supervisors.values())
+        """True once every configured account has connected at least once (an account
+        parked until a login is not waited for: it needs a person, not time)."""
+        return all(s.started.is_set() or s.logged_out for s in self.supervisors.values())
 
     def waiting_for(self) -> list[str]:
         """``channel/account`` of every account that has not connected yet."""
         return [f"{name}/{account}" for (name, account), s in self.supervisors.items()
-                if not s.started.is_set()]
+                if not s.started.is_set() and not s.logged_out]
 
     def accounts(self, channel: str) -> list[str]:
         """Account ids of ``channel``, the default first."""
@@ -166,6 +210,28 @@ class ChannelManager:
         if supervisor is None:
             raise UsageError(f"unknown {name} account: {account!r} (accounts: {', '.join(ids)})")
         return supervisor
+
+    def login_channel(self, channel: str | None, account: str | None
+                      ) -> tuple[ChannelSupervisor, LoginChannel]:
+        """The supervisor and channel of an account linked by a login flow.
+
+        Without ``channel``: the first configured channel that has one.
+
+        Raises:
+            UsageError: no such account, or its channel has no login flow.
+        """
+        if channel is None:
+            channel = next((name for name, spec in self.specs.items()
+                            if spec.capabilities.login), None)
+            if channel is None:
+                raise UsageError("no configured channel is linked by a login "
+                                 "(configure channels.whatsapp first)")
+        supervisor = self.resolve(channel, account)
+        if not supervisor.channel.spec.capabilities.login:
+            raise UsageError(f"{supervisor.channel.name} accounts have no login flow "
+                             "(their credentials come from the config)")
+        login: LoginChannel = supervisor.channel  # type: ignore[assignment]
+        return supervisor, login
 
     def status_payload(self) -> dict[str, Any]:
         """The ``channels.status`` result."""
@@ -198,6 +264,7 @@ class ChannelManager:
         for (name, account), supervisor in self.supervisors.items():
             snap = supervisor.snapshot()
             state = "connected" if snap["connected"] else (
+                str(snap["lastError"]) if supervisor.logged_out else
                 f"disconnected ({snap['lastError']})" if snap["lastError"] else "connecting")
             bot = f" (@{snap['bot']})" if snap.get("bot") else ""
             lines.append(f"{name}/{account}: {state}{bot}")

@@ -28,6 +28,7 @@ from openclaw.errors import ConfigError
 from openclaw.schema import Section, describe_validation_error
 
 if TYPE_CHECKING:
+    from openclaw.channels.access import AccessPolicy
     from openclaw.channels.base import Channel
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
 #: Channel name → the module whose ``CHANNEL`` is its spec, in display order.
 REGISTERED: dict[str, str] = {
     "telegram": "openclaw.channels.telegram",
+    "whatsapp": "openclaw.channels.whatsapp",
 }
 
 
@@ -59,6 +61,10 @@ class Account(Protocol):
     @property
     def account_id(self) -> str:
         """The account id (``default`` for a channel's top-level account)."""
+
+    @property
+    def access(self) -> AccessPolicy:
+        """Who may talk to the assistant through this account (dmPolicy and friends)."""
 
     def secrets(self) -> tuple[str, ...]:
         """Secret values this account uses (never logged, never shown)."""
@@ -108,6 +114,9 @@ class ChannelSpec(Generic[S, A]):
     secret_env: tuple[str, ...] = ()
     #: Config keys of the section that hold secrets (redacted when config is shown).
     secret_keys: tuple[str, ...] = ()
+    #: The channel keeps login credentials under ``<state>/credentials/<name>/<account>/``
+    #: (owner-only; never logged, never shown): its secret is that folder, not a string.
+    credentials_dir: bool = False
     #: Cross-field checks on a converted section (raises ConfigError naming the key).
     check: Callable[[S, str | None], None] | None = None
     #: One sentence telling a user how to configure the channel.

@@ -6,17 +6,23 @@ overruns its deadline (a stalled long poll that would otherwise hang forever),
 ends the loop; the supervisor closes nothing it does not own, waits with
 exponential backoff and full jitter, and starts again, for as long as the gateway
 runs. Its state is the account snapshot ``channels.status`` and ``health`` show.
+
+A failure that says the account is no longer linked (``login_required``, e.g.
+WhatsApp logging the device out) is not retried: the account is parked as
+``logged-out`` until :meth:`ChannelSupervisor.wake` (after a login) starts it again,
+so a dead login never becomes a reconnect loop and other accounts are untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openclaw.backoff import Backoff
-from openclaw.channels.base import Channel, InboundMessage
+from openclaw.channels.base import Channel, ChannelError, InboundMessage
 from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError
 
@@ -53,6 +59,27 @@ class ChannelSupervisor:
         self.on_change = on_change  # called when ``connected`` flips
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: Parked: the account needs a login before it is tried again.
+        self.logged_out = False
+        self._wake = asyncio.Event()
+
+    @property
+    def state(self) -> str:
+        """``connected``, ``connecting`` (first try or retry in progress), ``logged-out``
+        (parked until a login), ``unreachable`` (waiting to retry) or ``stopped``."""
+        if not self.running:
+            return "stopped"
+        if self.connected:
+            return "connected"
+        if self.logged_out:
+            return "logged-out"
+        return "unreachable" if self.last_error is not None else "connecting"
+
+    def wake(self) -> None:
+        """Try to connect now: after a login, or to cut a backoff wait short."""
+        self.logged_out = False
+        self.backoff.reset()
+        self._wake.set()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -88,6 +115,7 @@ class ChannelSupervisor:
         await self.sink(self.channel, messages, cursor)
 
     async def _session(self) -> None:
+        self.next_retry_at = None
         self.info = await asyncio.wait_for(self.channel.connect(), self.connect_timeout_s)
         self.connected = True
         self.on_change()
@@ -116,6 +144,8 @@ class ChannelSupervisor:
             except (OpenClawError, TimeoutError) as exc:
                 self.last_error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 asked_wait = getattr(exc, "retry_after_s", None)
+                if isinstance(exc, ChannelError) and exc.login_required:
+                    self.logged_out = True
             except Exception as exc:  # a bug in a channel must not end supervision
                 log.exception("%s/%s failed", *self.key)
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -124,18 +154,28 @@ class ChannelSupervisor:
                 self.on_change()
             if self._stopping:
                 break
+            self._wake.clear()
+            if self.logged_out:
+                self.next_retry_at = None
+                self.on_change()
+                log.warning("%s/%s: %s; not retrying until it is linked again", *self.key,
+                            self.last_error)
+                await self._wake.wait()
+                continue
             self.reconnect_attempts += 1
             delay = self.backoff.next(asked_wait)
             self.next_retry_at = now_ms() + int(delay * 1000)
             log.warning("%s/%s: %s; retrying in %.1fs (attempt %d)", *self.key, self.last_error,
                         delay, self.reconnect_attempts)
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):  # a login may cut the wait short
+                await asyncio.wait_for(self._wake.wait(), delay)
 
     def snapshot(self) -> dict[str, Any]:
         """The AccountSnapshot of ``channels.status``."""
         return {
             **self.channel.snapshot(),  # first, so the supervisor's own fields always win
             "accountId": self.channel.account_id,
+            "state": self.state,
             "enabled": True,
             "configured": True,
             "running": self.running,

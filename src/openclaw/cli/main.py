@@ -224,6 +224,46 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run id; asking again with it returns the same answer")
     _client_options(agent, None)  # --timeout is the run's deadline here, in seconds
 
+    channels = _command(commands, "channels", "openclaw.cli.channels_cmd:usage",
+                        "channel accounts: list, status, login, logout")
+    channels_sub = channels.add_subparsers(title="channels commands", metavar="SUBCOMMAND",
+                                           parser_class=_Parser)
+    for name, handler, text in (
+            ("list", "list_accounts", "every registered channel and its accounts"),
+            ("status", "status", "every account's state (connected, logged-out, ...)")):
+        view = _command(channels_sub, name, "openclaw.cli.channels_cmd:" + handler, text)
+        view.add_argument("--channel", help="only this channel")
+        view.add_argument("--probe", action="store_true", help="accepted; state is always live")
+        _client_options(view, 10_000)
+    login = _command(channels_sub, "login", "openclaw.cli.channels_cmd:login",
+                     "link an account inside the gateway (QR code, or a pairing code)")
+    login.add_argument("--channel", default="whatsapp", help="channel (default whatsapp)")
+    login.add_argument("--account", help="account id (default: the channel's default)")
+    login.add_argument("--phone", metavar="+E164",
+                       help="link with a pairing code for this number instead of a QR code")
+    login.add_argument("--force", action="store_true", help="relink even when linked")
+    _client_options(login, 30_000)
+    logout = _command(channels_sub, "logout", "openclaw.cli.channels_cmd:logout",
+                      "unlink an account and delete its credentials")
+    logout.add_argument("--channel", default="whatsapp", help="channel (default whatsapp)")
+    logout.add_argument("--account", help="account id (default: the channel's default)")
+    _client_options(logout, 30_000)
+
+    pairing = _command(commands, "pairing", "openclaw.cli.pairing_cmd:usage",
+                       "who may talk to the assistant (dmPolicy: pairing)")
+    pairing_sub = pairing.add_subparsers(title="pairing commands", metavar="SUBCOMMAND",
+                                         parser_class=_Parser)
+    plist = _command(pairing_sub, "list", "openclaw.cli.pairing_cmd:list_requests",
+                     "pending pairing requests and approved senders")
+    plist.add_argument("channel", nargs="?", help="only this channel")
+    _client_options(plist, 10_000)
+    papprove = _command(pairing_sub, "approve", "openclaw.cli.pairing_cmd:approve",
+                        "let the sender with this pairing code talk to the assistant")
+    papprove.add_argument("channel", help="channel, e.g. whatsapp or telegram")
+    papprove.add_argument("code", help="the code the sender was given")
+    papprove.add_argument("--account", help="account id (when codes could clash)")
+    _client_options(papprove, 10_000)
+
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")
     _health_options(top_health)

@@ -55,6 +55,7 @@ from openclaw.protocol.auth import Authenticator, RateLimit
 from openclaw.store.db import Checkpointer, open_database
 from openclaw.store.inbox import Inbox
 from openclaw.store.ledger import Ledger
+from openclaw.store.pairing import PairingRequest, PairingStore
 from openclaw.store.sessions import SessionMetaStore
 
 __all__ = ["DEFAULT_AGENT_ID", "EVENTS", "App", "Identity", "Lifecycle", "build_app"]
@@ -129,6 +130,7 @@ class App:
     checkpointer: Checkpointer
     ledger: Ledger
     inbox: Inbox
+    pairing: PairingStore
     channels: ChannelManager
     sends: SendService
     agent: AgentRuntime
@@ -173,6 +175,24 @@ class App:
     def on_channels_changed(self) -> None:
         """An account connected or disconnected."""
         self.health_changed()
+
+    def on_pairing_request(self, request: PairingRequest) -> None:
+        """Tell an unknown sender their one-time pairing code, in their chat (once: the
+        send key is made from the code)."""
+        text = (f"This assistant only answers people its owner approved. Your pairing code "
+                f"is {request.code}. Ask the owner to run: openclaw pairing approve "
+                f"{request.channel} {request.code}")
+        key = f"pairing:{request.channel}:{request.account_id}:{request.sender}:{request.code}"
+
+        async def deliver() -> None:
+            try:
+                await self.sends.deliver_text(key, request.chat_id, text, request.channel,
+                                              request.account_id)
+            except OpenClawError as exc:
+                log.warning("cannot send the pairing code to %s on %s/%s: %s", request.sender,
+                            request.channel, request.account_id, exc.message)
+
+        self._tasks.append(asyncio.get_running_loop().create_task(deliver(), name=key[:60]))
 
     @property
     def ready(self) -> bool:
@@ -300,8 +320,8 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
     db_path = profile.state_dir / "gateway.db"
     db = open_database(db_path)
     try:
-        ledger, inbox = Ledger(db), Inbox(db)
-        channels = ChannelManager.from_accounts(accounts, inbox)
+        ledger, inbox, pairing = Ledger(db), Inbox(db), PairingStore(db)
+        channels = ChannelManager.from_accounts(accounts, inbox, pairing)
         messages = config.messages
         sends = SendService(ledger, channels,
                             timeout_ms=parse_duration_ms(messages.send_timeout),
@@ -331,7 +351,8 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         identity=identity, lifecycle=Lifecycle(settings.port), file_log=file_log,
         authenticator=authenticator, bus=bus, presence=presence, heartbeat=heartbeat,
         health=health, db_path=db_path, checkpointer=Checkpointer(db_path), ledger=ledger,
-        inbox=inbox, channels=channels, sends=sends, agent=agent, run_events=run_events,
+        inbox=inbox, pairing=pairing, channels=channels, sends=sends, agent=agent,
+        run_events=run_events,
         chat=chat, assistant=assistant, dispatcher=dispatcher, routes=_routes(config),
         secrets=tuple([secret for item in accounts for secret in item.account.secrets()]
                       + _model_secrets(config, environ)),

@@ -115,6 +115,31 @@ MIGRATIONS: tuple[str, ...] = (
         FROM turns GROUP BY session_key;
     ALTER TABLE turns ADD COLUMN meta TEXT;
     """,
+    # 5: DM pairing (pending requests with their one-time codes, approved senders) and
+    # the files of received media.
+    """
+    CREATE TABLE pairing_requests (
+        channel TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        sender_name TEXT,
+        code TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (channel, account_id, sender)
+    );
+    CREATE UNIQUE INDEX pairing_requests_code ON pairing_requests (channel, code);
+    CREATE TABLE pairing_allow (
+        channel TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        sender_name TEXT,
+        approved_ms INTEGER NOT NULL,
+        PRIMARY KEY (channel, account_id, sender)
+    );
+    ALTER TABLE messages ADD COLUMN media TEXT;
+    """,
 )
 
 

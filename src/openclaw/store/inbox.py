@@ -8,6 +8,7 @@ once, thanks to the unique message key).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -40,10 +41,11 @@ class Inbox:
             for item in messages:
                 row = self.db.execute(
                     "INSERT OR IGNORE INTO messages (channel, account_id, chat_id, message_id, "
-                    "sender, sender_name, text, ts, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " RETURNING seq",
+                    "sender, sender_name, text, ts, received_ms, media) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                     (item.channel, item.account_id, item.chat_id, item.message_id, item.sender,
-                     item.sender_name, item.text, item.ts, stamp)).fetchone()
+                     item.sender_name, item.text, item.ts, stamp,
+                     json.dumps(list(item.media)) if item.media else None)).fetchone()
                 if row is not None:
                     fresh.append((int(row[0]), item))
             if cursor is not None:
@@ -62,7 +64,7 @@ class Inbox:
              chat_id: str | None = None) -> list[dict[str, Any]]:
         """Messages with ``seq > after``, oldest first, as ``messages.list`` returns them."""
         query = ("SELECT seq, channel, account_id, chat_id, message_id, sender, sender_name, "
-                 "text, ts, received_ms FROM messages WHERE seq > ?")
+                 "text, ts, received_ms, media FROM messages WHERE seq > ?")
         args: list[Any] = [after]
         if channel is not None:
             query += " AND channel = ?"
@@ -74,18 +76,21 @@ class Inbox:
         args.append(limit)
         return [
             {"seq": r[0], "channel": r[1], "accountId": r[2], "chatId": r[3], "messageId": r[4],
-             "from": r[5], "fromName": r[6], "text": r[7], "ts": r[8], "receivedAt": r[9]}
+             "from": r[5], "fromName": r[6], "text": r[7], "ts": r[8], "receivedAt": r[9],
+             **({"media": json.loads(r[10])} if r[10] else {})}
             for r in self.db.execute(query, args).fetchall()
         ]
 
     def unhandled(self) -> list[tuple[int, InboundMessage]]:
         """Stored messages the assistant has not answered yet, oldest first."""
         rows = self.db.execute(
-            "SELECT seq, channel, account_id, chat_id, message_id, sender, sender_name, text, ts "
-            "FROM messages WHERE handled = 0 ORDER BY seq").fetchall()
+            "SELECT seq, channel, account_id, chat_id, message_id, sender, sender_name, text, ts, "
+            "media FROM messages WHERE handled = 0 ORDER BY seq").fetchall()
         return [(r[0], InboundMessage(channel=r[1], account_id=r[2], chat_id=r[3],
                                       message_id=r[4], sender=r[5], sender_name=r[6],
-                                      text=r[7], ts=r[8])) for r in rows]
+                                      text=r[7], ts=r[8],
+                                      media=tuple(json.loads(r[9])) if r[9] else ()))
+                for r in rows]
 
     def mark_handled(self, seq: int) -> None:
         """The assistant has answered (or given up on) message ``seq``."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import msgspec
 
+from openclaw.channels.access import AccessPolicy, DmPolicy, GroupPolicy
 from openclaw.channels.registry import Capabilities, ChannelEnv, ChannelSpec
 from openclaw.errors import ConfigError
 from openclaw.schema import Section
@@ -49,6 +50,8 @@ class TelegramAccountConfig(Section, frozen=True):
     bot_token_file: str | None = None
     api_root: str | None = None
     allow_from: tuple[ChatId, ...] | None = None
+    dm_policy: DmPolicy | None = None
+    group_policy: GroupPolicy | None = None
     poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=50)] | None = None
 
 
@@ -60,6 +63,10 @@ class TelegramConfig(Section, frozen=True):
     bot_token_file: str | None = None
     api_root: str = "https://api.telegram.org"
     allow_from: tuple[ChatId, ...] = ()
+    #: Direct messages from senders not in allowFrom: "pairing" offers them a code.
+    dm_policy: DmPolicy = "pairing"
+    #: Group messages: "allowlist" admits a group (or a sender) listed in allowFrom.
+    group_policy: GroupPolicy = "allowlist"
     poll_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 25
     accounts: dict[str, TelegramAccountConfig] = msgspec.field(default_factory=dict)
 
@@ -94,6 +101,15 @@ class TelegramAccount:
     api_root: str
     allow_from: frozenset[str]
     poll_timeout_s: int
+    dm_policy: DmPolicy = "pairing"
+    group_policy: GroupPolicy = "allowlist"
+
+    @property
+    def access(self) -> AccessPolicy:
+        """allowFrom admits senders and chats (a group's id admits the whole group);
+        other direct senders are handled by ``dm_policy``; no mention is required."""
+        return AccessPolicy(dm_policy=self.dm_policy, allow_from=self.allow_from,
+                            group_policy=self.group_policy, require_mention=False)
 
     def secrets(self) -> tuple[str, ...]:
         """The bot token."""
@@ -137,6 +153,8 @@ def telegram_accounts(telegram: TelegramConfig, env: ChannelEnv) -> list[Telegra
             api_root=telegram.api_root.rstrip("/"),
             allow_from=_allow_set(telegram.allow_from),
             poll_timeout_s=telegram.poll_timeout_seconds,
+            dm_policy=telegram.dm_policy,
+            group_policy=telegram.group_policy,
         ))
     for account_id, entry in telegram.accounts.items():
         if not entry.enabled:
@@ -157,6 +175,8 @@ def telegram_accounts(telegram: TelegramConfig, env: ChannelEnv) -> list[Telegra
                                   else telegram.allow_from),
             poll_timeout_s=(entry.poll_timeout_seconds if entry.poll_timeout_seconds is not None
                             else telegram.poll_timeout_seconds),
+            dm_policy=entry.dm_policy or telegram.dm_policy,
+            group_policy=entry.group_policy or telegram.group_policy,
         ))
     seen: dict[str, str] = {}
     for account in accounts:

@@ -110,7 +110,7 @@ class TelegramChannel:
                                transient=True)
         username = me.get("username")
         self.username = username if isinstance(username, str) else None
-        if not self.account.allow_from:
+        if not self.account.allow_from and self.account.dm_policy == "allowlist":
             logger.info("telegram account %s: allowFrom is empty, so every inbound message "
                         "will be ignored (add user or chat ids, or \"*\")", self.account_id)
         return {"bot": {"id": me["id"], "username": self.username}}
@@ -143,13 +143,8 @@ class TelegramChannel:
                 continue
             max_id = update_id if max_id is None else max(max_id, update_id)
             message = self._inbound(update.get("message"))
-            if message is None:
-                continue
-            if self._allowed(message):
+            if message is not None:  # who may talk is decided by the access policy
                 accepted.append(message)
-            else:
-                logger.info("ignored message from %s in chat %s: not in allowFrom",
-                            message.sender, message.chat_id)
         if max_id is not None:
             await sink(accepted, str(max_id + 1))
 
@@ -243,6 +238,7 @@ class TelegramChannel:
             "apiRoot": self.account.api_root,
             "tokenSource": self.account.token_source,
             "allowFrom": sorted(self.account.allow_from),
+            "dmPolicy": self.account.dm_policy,
             "pollTimeoutSeconds": self.account.poll_timeout_s,
         }
 
@@ -380,6 +376,7 @@ class TelegramChannel:
                 sender = chat
         name = sender.get("username") or sender.get("first_name") or sender.get("title")
         date = message.get("date")
+        chat_type = chat.get("type")
         return InboundMessage(
             channel=self.name,
             account_id=self.account_id,
@@ -389,11 +386,8 @@ class TelegramChannel:
             text=text,
             ts=int(date) * 1000 if isinstance(date, (int, float)) else 0,
             sender_name=name if isinstance(name, str) else None,
+            chat_type="group" if chat_type in ("group", "supergroup", "channel") else "direct",
         )
-
-    def _allowed(self, message: InboundMessage) -> bool:
-        allow = self.account.allow_from
-        return "*" in allow or message.sender in allow or message.chat_id in allow
 
     async def _media_item(self, item: str) -> tuple[str, str, str | tuple[str, bytes]]:
         """``(method, field, value)``: a URL string, or ``(file name, bytes)`` to upload."""
