@@ -104,7 +104,7 @@ def _probe(url: str, token: str | None, password: str | None,
     from openclaw.client.sync import call_once
 
     try:
-        summary = call_once(url, "status", {"includeChannelSummary": False}, token=token,
+        summary = call_once(url, "status", {"includeChannelSummary": True}, token=token,
                             password=password, timeout=timeout)
     except AuthError as exc:
         return {"ok": False, "url": url, "error": {"kind": "auth", "message": exc.message}}
@@ -124,6 +124,8 @@ def _probe(url: str, token: str | None, password: str | None,
         "uptimeMs": gateway.get("uptimeMs"),
         "profile": gateway.get("profile"),
         "configPath": gateway.get("configPath"),
+        "channels": [line for line in summary.get("channelSummary") or []
+                     if isinstance(line, str)],
     }
 
 
@@ -339,6 +341,8 @@ def render_status(report: dict[str, Any]) -> list[str]:
         lines.append("RPC probe: skipped (--no-probe)")
     elif rpc["ok"]:
         lines.append(f"RPC probe: ok (pid {rpc['pid']}, v{rpc['version']})")
+        for channel in rpc.get("channels", []):
+            lines.append(f"  channel {channel}")
     else:
         lines.append(f"RPC probe: failed ({rpc['error']['kind']}): {rpc['error']['message']}")
     if report["lastError"]:
