@@ -78,7 +78,8 @@ def test_slots_missed_while_down_follow_each_catch_up_policy(
     stopped_ms = now_ms()
     if stopped_ms >= at_ms:
         pytest.skip("the machine is too slow to stop the gateway before the slot")
-    time.sleep((at_ms - now_ms()) / 1000 + 1.2)  # the schedules pass while it is down
+    # The schedules pass while it is down: the "at" slot, and at least three "every" ones.
+    time.sleep((max(at_ms + 1200, stopped_ms + 3500) - now_ms()) / 1000)
     restarted_ms = now_ms()
     gateway.start()
     started_ms = now_ms()
@@ -101,7 +102,7 @@ def test_slots_missed_while_down_follow_each_catch_up_policy(
             assert newest["scheduledAtMs"] <= started_ms
             missed = [r for r in entries
                       if stopped_ms < r["scheduledAtMs"] < newest["scheduledAtMs"]]
-            assert {r["status"] for r in missed} == {"missed"} and len(missed) >= 3
+            assert {r["status"] for r in missed} == {"missed"} and len(missed) >= 2
             assert wait_finished(raw, job, newest["runId"])["status"] == "ok"
 
     (skipped,) = runs_of(raw, "skip-at")

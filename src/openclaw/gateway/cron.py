@@ -124,6 +124,10 @@ class CronService:
             self._task.cancel()
             self._task = None
 
+    def recompute(self) -> None:
+        """Wake the scheduler to look at the jobs and the clock again now."""
+        self._changed.set()
+
     def _changed_now(self) -> None:
         self.revision += 1
         self._changed.set()
