@@ -37,6 +37,8 @@ def test_every_counts_from_its_anchor() -> None:
     assert every.slots_between(NOW + 90_000, NOW + 400_000, 10) == [
         NOW + 90_000, NOW + 180_000, NOW + 270_000, NOW + 360_000]
     assert len(every.slots_between(NOW, NOW + 10**9, 5)) == 5
+    assert every.last_at_or_before(NOW + 10**9) == NOW + 10**9 // 90_000 * 90_000
+    assert every.last_at_or_before(NOW - 1) is None
 
 
 def test_cron_in_a_time_zone_follows_its_daylight_saving_change() -> None:
@@ -52,6 +54,9 @@ def test_cron_in_a_time_zone_follows_its_daylight_saving_change() -> None:
     utc = parse_schedule({"kind": "cron", "expr": "*/15 * * * *", "tz": "UTC"}, NOW)
     assert utc.next_after(NOW) == NOW + 15 * 60_000
     assert utc.next_after(NOW + 500) == NOW + 15 * 60_000
+    assert utc.last_at_or_before(NOW + 15 * 60_000 - 1) == NOW
+    assert utc.last_at_or_before(NOW + 15 * 60_000) == NOW + 15 * 60_000
+    assert nine.last_at_or_before(ms("2026-03-30T06:59:59+00:00")) == first
 
 
 @pytest.mark.parametrize(("raw", "needle"), [

@@ -94,6 +94,24 @@ class Schedule:
         following = croniter(self.expr, start).get_next(dt.datetime)
         return int(following.timestamp() * 1000)
 
+    def last_at_or_before(self, when_ms: int) -> int | None:
+        """The latest slot at or before ``when_ms`` (None when there is none), without
+        walking the slots in between."""
+        if self.kind == "at":
+            assert self.at_ms is not None
+            return self.at_ms if self.at_ms <= when_ms else None
+        if self.kind == "every":
+            assert self.every_ms is not None and self.anchor_ms is not None
+            if when_ms < self.anchor_ms:
+                return None
+            return self.anchor_ms + (when_ms - self.anchor_ms) // self.every_ms * self.every_ms
+        from croniter import croniter
+
+        zone = _zone(self.tz) or _host_zone()
+        start = dt.datetime.fromtimestamp(when_ms // 1000 + 1, zone)
+        previous = croniter(self.expr, start).get_prev(dt.datetime)
+        return int(previous.timestamp() * 1000)
+
     def slots_between(self, first_ms: int, until_ms: int, cap: int) -> list[int]:
         """Slots from ``first_ms`` (itself a slot) up to ``until_ms`` inclusive, at most
         ``cap`` of them (the earliest)."""

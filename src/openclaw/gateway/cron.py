@@ -167,6 +167,11 @@ class CronService:
         if not slots:
             self.store.set_enabled(job_id, True, following)
             return
+        if len(slots) > MISSED_CAP:  # the ones in between are only counted, in the log
+            newest = schedule.last_at_or_before(now)
+            slots = slots[:MISSED_CAP] + ([newest] if newest and newest > slots[-1] else [])
+            log.warning("cron: job %s missed more than %d slots up to %s; the first %d are "
+                        "recorded one by one", job_id, MISSED_CAP, now, MISSED_CAP)
         run_it = not (catch_up and job["spec"].get("catchUp") == "skip")
         run_slot = slots[-1] if run_it else None
         missed = slots[:-1] if run_it else slots
