@@ -23,6 +23,9 @@ __all__ = [
     "AuthConfig",
     "Config",
     "ControlUiConfig",
+    "CronConfig",
+    "CronDeliveryConfig",
+    "CronJobConfig",
     "GatewayConfig",
     "HeartbeatConfig",
     "LoggingConfig",
@@ -123,9 +126,16 @@ class LoggingConfig(Section, frozen=True):
 
 
 class HeartbeatConfig(Section, frozen=True):
-    """The agent heartbeat timer (``every`` like ``"30m"``; ``"0"`` turns it off)."""
+    """The agent heartbeat: every ``every`` (``"30m"``; ``"0"`` turns it off) a turn on
+    the main session reads ``HEARTBEAT.md``; a reply other than ``HEARTBEAT_OK`` goes to
+    ``target`` (``none``, ``last``, ``owner`` or a channel id with ``to``)."""
 
     every: str = "30m"
+    target: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "none"
+    to: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)] | None = None
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] | None = None
 
 
 class AgentDefaults(Section, frozen=True):
@@ -141,12 +151,63 @@ class AgentDefaults(Section, frozen=True):
     max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1024
     #: Answer allowed inbound channel messages with an agent run (the assistant loop).
     reply_to_channels: bool = True
+    #: The agent's workspace (``HEARTBEAT.md`` and friends); default
+    #: ``~/.openclaw/workspace`` under the profile's home.
+    workspace: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
 
 
 class AgentsConfig(Section, frozen=True):
     """The agents section: defaults every agent run uses."""
 
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
+
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class CronDeliveryConfig(Section, frozen=True):
+    """Where a job's reply goes: ``announce`` sends it to ``to`` on ``channel``."""
+
+    mode: Literal["announce", "none"] = "announce"
+    channel: Name | None = None
+    to: Name | None = None
+    account_id: Name | None = None
+
+
+class CronPayloadConfig(Section, frozen=True):
+    """What a job does: an agent turn with ``message``."""
+
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+    kind: Literal["agentTurn"] = "agentTurn"
+    model: Name | None = None
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] | None = None
+
+
+class CronJobConfig(Section, frozen=True):
+    """One scheduled job, as declared in ``cron.jobs`` or sent to ``cron.add``."""
+
+    schedule: dict[str, Any]
+    payload: CronPayloadConfig
+    id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+    name: Name | None = None
+    description: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    enabled: bool = True
+    #: ``isolated`` runs on the job's own session ``cron:<id>``; ``main`` on ``main``.
+    session_target: Literal["isolated", "main"] = "isolated"
+    delivery: CronDeliveryConfig | None = None
+    #: What a start does with slots missed while the gateway was down.
+    catch_up: Literal["skip", "run-once"] = "run-once"
+    delete_after_run: bool = False
+
+
+class CronConfig(Section, frozen=True):
+    """Scheduled jobs: the scheduler switch, declared jobs, run-history limits."""
+
+    enabled: bool = True
+    jobs: tuple[CronJobConfig, ...] = ()
+    #: Finished runs kept per job (the newest), and for how long at most.
+    max_runs_per_job: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 200
+    run_retention: str = "7d"
 
 
 _MEMORY = r"^[1-9][0-9]*[KMGT]?$|^[1-9][0-9]?%$|^100%$|^infinity$"
@@ -202,6 +263,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     channels: dict[str, Any] = msgspec.field(default_factory=dict)
     messages: MessagesConfig = msgspec.field(default_factory=MessagesConfig)
     models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
+    cron: CronConfig = msgspec.field(default_factory=CronConfig)
 
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
@@ -237,6 +299,7 @@ def _check(config: Config, source: str | None) -> None:
         raise ConfigError(
             source, "agents.defaults.heartbeat.every", "must be at least 1s (or 0 to turn it off)"
         )
+    _check_cron(config.cron, source)
     for key in ("send_timeout", "retention", "inbox_retention"):
         name = "messages." + "".join(
             part if i == 0 else part.title() for i, part in enumerate(key.split("_")))
@@ -246,6 +309,31 @@ def _check(config: Config, source: str | None) -> None:
             raise ConfigError(source, name, str(exc)) from None
         if value < 1000:
             raise ConfigError(source, name, "must be at least 1s")
+
+
+def _check_cron(cron: CronConfig, source: str | None) -> None:
+    from openclaw.schedule import ScheduleError, parse_schedule
+
+    try:
+        if parse_duration_ms(cron.run_retention) < 1000:
+            raise ValueError("must be at least 1s")
+    except ValueError as exc:
+        raise ConfigError(source, "cron.runRetention", str(exc)) from None
+    seen: set[str] = set()
+    for index, job in enumerate(cron.jobs):
+        if job.id is None:
+            raise ConfigError(source, f"cron.jobs[{index}].id", "required for a declared job")
+        if job.id in seen:
+            raise ConfigError(source, f"cron.jobs[{index}].id", f"duplicate job id {job.id!r}")
+        seen.add(job.id)
+        try:
+            parse_schedule(job.schedule, 0)
+        except ScheduleError as exc:
+            raise ConfigError(source, f"cron.jobs[{index}].schedule", str(exc)) from None
+        delivery = job.delivery
+        if delivery is not None and delivery.mode == "announce" and delivery.to is None:
+            raise ConfigError(source, f"cron.jobs[{index}].delivery.to",
+                              "required when delivery.mode is announce")
 
 
 def parse_config(document: dict[str, Any], source: str | None = None) -> Config:

@@ -264,6 +264,41 @@ def build_parser() -> argparse.ArgumentParser:
     papprove.add_argument("--account", help="account id (when codes could clash)")
     _client_options(papprove, 10_000)
 
+    cron = _command(commands, "cron", "openclaw.cli.cron_cmd:usage",
+                    "scheduled jobs: agent turns at a time, every interval, or on a cron "
+                    "expression")
+    cron_sub = cron.add_subparsers(title="cron commands", metavar="SUBCOMMAND",
+                                   parser_class=_Parser)
+    clist = _command(cron_sub, "list", "openclaw.cli.cron_cmd:list_jobs", "the scheduled jobs")
+    clist.add_argument("--all", action="store_true", help="include disabled jobs")
+    _client_options(clist, 10_000)
+    cadd = _command(cron_sub, "add", "openclaw.cli.cron_cmd:add",
+                    "add a job: one of --at, --every, --cron, and --message")
+    cadd.add_argument("--at", help="one time, ISO 8601 (e.g. 2027-02-01T16:00:00Z)")
+    cadd.add_argument("--every", help="interval, e.g. 10m, 1h, 1d")
+    cadd.add_argument("--cron", help='cron expression, e.g. "0 9 * * 1-5"')
+    cadd.add_argument("--tz", help="IANA time zone for --cron (and an --at without offset)")
+    cadd.add_argument("--message", "-m", required=True, help="what the agent is told")
+    cadd.add_argument("--name", help="a name to show")
+    cadd.add_argument("--id", help="the job id (default: generated)")
+    cadd.add_argument("--session", choices=("isolated", "main"), default="isolated",
+                      help="isolated: the job's own session (default); main: the main one")
+    cadd.add_argument("--catch-up", choices=("run-once", "skip"), default="run-once",
+                      help="after downtime: run the newest missed slot once (default) or skip")
+    cadd.add_argument("--to", help="deliver the reply to this chat")
+    cadd.add_argument("--channel", help="the channel for --to (default: as for send)")
+    cadd.add_argument("--account", help="the account for --to")
+    cadd.add_argument("--delete-after-run", action="store_true",
+                      help="remove a one-time job after it ran")
+    _client_options(cadd, 10_000)
+    cremove = _command(cron_sub, "remove", "openclaw.cli.cron_cmd:remove",
+                       "remove a job and its run history")
+    cremove.add_argument("id", help="the job id")
+    _client_options(cremove, 10_000)
+    crun = _command(cron_sub, "run", "openclaw.cli.cron_cmd:run", "run a job now")
+    crun.add_argument("id", help="the job id")
+    _client_options(crun, 10_000)
+
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")
     _health_options(top_health)

@@ -5,10 +5,11 @@ start order, handing every part what it needs through its constructor (nothing i
 patched on afterwards and nothing is Optional), and refuses a config that cannot run
 (:class:`~openclaw.errors.ConfigError`, exit 78) before any port is opened:
 
-    identity → event bus → presence → heartbeat → database (ledger, inbox, runs,
-    sessions, session metadata) → channel accounts (from the channel registry) →
-    sends → agent runtime → chat view (agent events → chat events) → assistant
-    loop → method table → HTTP routes
+    identity → event bus → presence → database (ledger, inbox, runs, sessions,
+    session metadata, scheduled jobs) → channel accounts (from the channel
+    registry) → sends → agent runtime → heartbeat → scheduler (declared jobs
+    loaded) → chat view (agent events → chat events) → assistant loop → method
+    table → HTTP routes
 
 :meth:`App.start` brings the parts up once the port listens (recovery, queued sends,
 channels, timers); :meth:`App.drain` and :meth:`App.close` take them down in reverse
@@ -26,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from openclaw.agent.runtime import AgentRuntime
@@ -40,8 +42,9 @@ from openclaw.gateway.bus import EventBus, Session
 from openclaw.gateway.chat import ChatService
 from openclaw.gateway.clients import forget
 from openclaw.gateway.configedit import ConfigEdits
+from openclaw.gateway.cron import CronService
 from openclaw.gateway.dispatch import Dispatcher
-from openclaw.gateway.heartbeat import Heartbeat
+from openclaw.gateway.heartbeat import Heartbeat, HeartbeatTurn
 from openclaw.gateway.http import RouteTable, default_routes
 from openclaw.gateway.methods import register_all
 from openclaw.gateway.presence import Presence
@@ -52,6 +55,7 @@ from openclaw.inbound import InboundMessage
 from openclaw.logs import FileLog
 from openclaw.paths import Profile
 from openclaw.protocol.auth import Authenticator, RateLimit
+from openclaw.store.cron import CronStore
 from openclaw.store.db import Checkpointer, open_database
 from openclaw.store.inbox import Inbox
 from openclaw.store.ledger import Ledger
@@ -65,7 +69,7 @@ log = logging.getLogger("openclaw.gateway")
 DEFAULT_AGENT_ID = "main"
 #: Every event this gateway emits (``hello-ok``'s ``features.events``).
 EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
-          "message", "agent", "chat", "session.message", "sessions.changed"]
+          "message", "agent", "chat", "session.message", "sessions.changed", "cron"]
 _HOUR_S = 3600
 
 
@@ -134,6 +138,7 @@ class App:
     channels: ChannelManager
     sends: SendService
     agent: AgentRuntime
+    cron: CronService
     run_events: RunEvents
     chat: ChatService
     assistant: Assistant
@@ -208,6 +213,7 @@ class App:
         self.lifecycle.port = port
         self.sends.resume()
         self.assistant.answer_backlog()  # before recovery: their runs start again
+        self.cron.start()  # likewise for scheduled runs a dead process left unfinished
         recovered = self.agent.recover()
         if recovered:
             log.info("agent: %d run(s) from the previous process ended as interrupted",
@@ -247,6 +253,7 @@ class App:
             task.cancel()
         self.presence.stop()
         self.heartbeat.stop()
+        self.cron.stop()
         loop = asyncio.get_running_loop()
         started = loop.time()
         await self.agent.shutdown(budget_s / 2)
@@ -310,12 +317,11 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
                       state_version={"presence": presence.version, "health": health.version})
 
     presence = Presence(identity.instance_id, settings.display_host, publish_presence)
-    heartbeat_every = config.agents.defaults.heartbeat.every
+    heartbeat_config = config.agents.defaults.heartbeat
+
     def publish(event: str) -> Callable[[dict[str, Any]], None]:
         return lambda payload: bus.send_to_readers(event, payload)
 
-    heartbeat = Heartbeat(parse_duration_ms(heartbeat_every), profile.state_dir / "heartbeat.json",
-                          publish("heartbeat"), heartbeat_every)
     run_events = RunEvents(bus)
     db_path = profile.state_dir / "gateway.db"
     db = open_database(db_path)
@@ -334,6 +340,16 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         agent = AgentRuntime(RunStore(db), SessionStore(db), config, environ, on_agent_event,
                              deliver=sends.deliver_text if channels.order else None,
                              session_model=meta.model_for)
+        configured = config.agents.defaults.workspace or "~/.openclaw/workspace"
+        workspace = (profile.home / configured[2:] if configured.startswith("~/")
+                     else Path(configured))
+        heartbeat = Heartbeat(
+            parse_duration_ms(heartbeat_config.every), profile.state_dir / "heartbeat.json",
+            publish("heartbeat"), heartbeat_config.every,
+            HeartbeatTurn(agent, heartbeat_config, workspace, inbox,
+                          sends.deliver_text if channels.order else None))
+        cron = CronService(CronStore(db), agent, config.cron, publish("cron"))
+        cron.load_declared(config.cron.jobs)
         chat = ChatService(bus, agent, meta, str(db_path), run_events)
         try:  # the default model must be usable before any run is accepted
             agent.provider_for(config.agents.defaults.model)
@@ -351,7 +367,7 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         identity=identity, lifecycle=Lifecycle(settings.port), file_log=file_log,
         authenticator=authenticator, bus=bus, presence=presence, heartbeat=heartbeat,
         health=health, db_path=db_path, checkpointer=Checkpointer(db_path), ledger=ledger,
-        inbox=inbox, pairing=pairing, channels=channels, sends=sends, agent=agent,
+        inbox=inbox, pairing=pairing, channels=channels, sends=sends, agent=agent, cron=cron,
         run_events=run_events,
         chat=chat, assistant=assistant, dispatcher=dispatcher, routes=_routes(config),
         secrets=tuple([secret for item in accounts for secret in item.account.secrets()]

@@ -140,6 +140,37 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE messages ADD COLUMN media TEXT;
     """,
+    # 6: scheduled jobs (the spec as JSON, the next slot due) and their run history,
+    # one row per slot: a slot is claimed once, so it never runs twice.
+    """
+    CREATE TABLE cron_jobs (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        source TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        next_run_ms INTEGER,
+        last_run_ms INTEGER,
+        last_status TEXT,
+        last_error TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX cron_jobs_due ON cron_jobs (next_run_ms) WHERE enabled = 1;
+    CREATE TABLE cron_runs (
+        run_id TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        slot_ms INTEGER NOT NULL,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_ms INTEGER,
+        ended_ms INTEGER,
+        summary TEXT,
+        error TEXT,
+        delivery TEXT
+    );
+    CREATE INDEX cron_runs_by_job ON cron_runs (job_id, slot_ms);
+    CREATE INDEX cron_runs_running ON cron_runs (run_id) WHERE status = 'running';
+    """,
 )
 
 

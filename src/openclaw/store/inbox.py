@@ -92,6 +92,12 @@ class Inbox:
                                       media=tuple(json.loads(r[9])) if r[9] else ()))
                 for r in rows]
 
+    def latest_chat(self) -> tuple[str, str, str] | None:
+        """``(channel, account id, chat id)`` of the newest stored message, or None."""
+        row = self.db.execute("SELECT channel, account_id, chat_id FROM messages "
+                              "ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
     def mark_handled(self, seq: int) -> None:
         """The assistant has answered (or given up on) message ``seq``."""
         self.db.execute("UPDATE messages SET handled = 1 WHERE seq = ?", (seq,))

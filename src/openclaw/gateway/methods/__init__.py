@@ -9,6 +9,7 @@ from openclaw.gateway.methods import (
     channels,
     chat,
     config,
+    cron,
     health,
     logs,
     send,
@@ -23,5 +24,5 @@ __all__ = ["register_all"]
 def register_all(dispatcher: Dispatcher) -> None:
     """Register every method family on ``dispatcher``."""
     for family in (health, system, logs, channels, send, agent, sessions, chat, catalog, config,
-                   service):
+                   cron, service):
         family.register(dispatcher)
