@@ -31,6 +31,7 @@ __all__ = [
     "ModelsConfig",
     "RateLimitConfig",
     "ServiceConfig",
+    "ToolsConfig",
     "channel_section",
     "load_config",
     "parse_config",
@@ -141,12 +142,48 @@ class AgentDefaults(Section, frozen=True):
     max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1024
     #: Answer allowed inbound channel messages with an agent run (the assistant loop).
     reply_to_channels: bool = True
+    #: The agent's workspace (its files, and the bootstrap files read into the system
+    #: prompt); ``~`` is the profile's home. Default: ``<state dir>/workspace``.
+    workspace: str | None = None
+    #: Model calls that may ask for tools in one turn; the next call gets no tools, so
+    #: it answers.
+    max_tool_steps: Annotated[int, msgspec.Meta(ge=0, le=100)] = 8
+    #: Characters of each workspace bootstrap file put into the system prompt.
+    bootstrap_max_chars: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 20_000
 
 
 class AgentsConfig(Section, frozen=True):
     """The agents section: defaults every agent run uses."""
 
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
+
+
+class ExecToolConfig(Section, frozen=True):
+    """``tools.exec``: when the ``exec`` tool may run a shell command.
+
+    ``security``: ``deny`` (never), ``allowlist`` (commands matching ``allowlist``),
+    ``full`` (any). ``ask``: ``off`` (never ask; what security refuses stays refused),
+    ``on-miss`` (ask the owner when the allowlist does not match), ``always`` (ask
+    for every command). The default asks for everything: nothing runs on a fresh
+    install until the owner approves it. An unanswered request is denied after
+    ``approvalTimeoutSeconds``.
+    """
+
+    security: Literal["deny", "allowlist", "full"] = "allowlist"
+    ask: Literal["off", "on-miss", "always"] = "on-miss"
+    #: Glob patterns (``git status``, ``ls *``) matched against the whole command.
+    allowlist: tuple[str, ...] = ()
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 60
+    approval_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 120
+    max_output_chars: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 20_000
+
+
+class ToolsConfig(Section, frozen=True):
+    """``tools``: the agent's built-in tools."""
+
+    #: Turn every tool off (the model is offered none).
+    enabled: bool = True
+    exec: ExecToolConfig = msgspec.field(default_factory=ExecToolConfig)
 
 
 _MEMORY = r"^[1-9][0-9]*[KMGT]?$|^[1-9][0-9]?%$|^100%$|^infinity$"
@@ -202,6 +239,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     channels: dict[str, Any] = msgspec.field(default_factory=dict)
     messages: MessagesConfig = msgspec.field(default_factory=MessagesConfig)
     models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
+    tools: ToolsConfig = msgspec.field(default_factory=ToolsConfig)
 
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
