@@ -32,6 +32,7 @@ __all__ = [
     "RateLimitConfig",
     "ServiceConfig",
     "ToolsConfig",
+    "WebFetchConfig",
     "channel_section",
     "load_config",
     "parse_config",
@@ -178,12 +179,32 @@ class ExecToolConfig(Section, frozen=True):
     max_output_chars: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 20_000
 
 
+class WebFetchConfig(Section, frozen=True):
+    """``tools.web.fetch``: the ``web_fetch`` tool's limits."""
+
+    enabled: bool = True
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30
+    #: Bytes of a page read at most.
+    max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=100_000_000)] = 2_000_000
+    #: Characters of extracted text returned at most (a call may ask for fewer).
+    max_chars: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 50_000
+    #: Fetch hosts with private, loopback or link-local addresses too.
+    allow_private_network: bool = False
+
+
+class WebToolsConfig(Section, frozen=True):
+    """``tools.web``: web tools."""
+
+    fetch: WebFetchConfig = msgspec.field(default_factory=WebFetchConfig)
+
+
 class ToolsConfig(Section, frozen=True):
     """``tools``: the agent's built-in tools."""
 
     #: Turn every tool off (the model is offered none).
     enabled: bool = True
     exec: ExecToolConfig = msgspec.field(default_factory=ExecToolConfig)
+    web: WebToolsConfig = msgspec.field(default_factory=WebToolsConfig)
 
 
 _MEMORY = r"^[1-9][0-9]*[KMGT]?$|^[1-9][0-9]?%$|^100%$|^infinity$"

@@ -67,6 +67,8 @@ def text_of(final: dict[str, Any]) -> str:
 
 
 FULL = {"tools": {"exec": {"security": "full", "ask": "off"}}}
+#: What a gateway without channels offers (``message`` needs a channel).
+BUILTIN = {"read", "write", "edit", "exec", "web_fetch", "sessions_list", "sessions_history"}
 
 
 def workspace(gateway: InProcessGateway) -> Path:
@@ -184,7 +186,7 @@ def test_openai_streamed_tool_calls_loop_back_to_the_model(
     assert final["status"] == "ok", final
     assert text_of(final) == "Checking. You must water the plants."
     first, second = models.bodies("openai")
-    assert {t["function"]["name"] for t in first["tools"]} == {"read", "write", "edit", "exec"}
+    assert {t["function"]["name"] for t in first["tools"]} == BUILTIN
     sent = second["messages"]
     assert sent[-3]["role"] == "assistant" and sent[-3]["content"] == "Checking. "
     assert [c["id"] for c in sent[-3]["tool_calls"]] == ["call_a", "call_b"]
@@ -209,7 +211,7 @@ def test_anthropic_streamed_tool_use_loops_back_to_the_model(
     assert [e["toolCallId"] for e in tool_events(events)] == ["toolu_1", "toolu_1"]
     assert (workspace(gateway) / "n" / "x.md").read_text() == "# X"
     first, second = models.bodies("anthropic")
-    assert {t["name"] for t in first["tools"]} == {"read", "write", "edit", "exec"}
+    assert {t["name"] for t in first["tools"]} == BUILTIN
     assert first["tools"][0]["input_schema"]["type"] == "object"
     assistant, results = second["messages"][-2:]
     assert assistant == {"role": "assistant", "content": [
@@ -232,7 +234,8 @@ def test_bad_arguments_and_unknown_tools_are_error_results(
     assert final["status"] == "ok"
     results = [e["result"] for e in tool_events(events) if e["phase"] == "result"]
     assert results == ["error: missing required argument 'path'",
-                       "error: unknown tool 'launch_rockets' (tools: edit, exec, read, write)",
+                       "error: unknown tool 'launch_rockets' (tools: edit, exec, read, "
+                       "sessions_history, sessions_list, web_fetch, write)",
                        "error: argument 'path' must be of type string"]
 
 

@@ -350,15 +350,18 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
 
         approvals = ExecApprovals(publish_approval, config.tools.exec.approval_timeout_seconds,
                                   profile.state_dir / "exec-approvals.json")
+        transcripts = SessionStore(db)
+        send = sends.deliver_text if channels.order else None
         tools = builtin_tools(config, workspace, approvals, environ,
-                              Redactor(secrets, config.logging.redact_patterns))
+                              Redactor(secrets, config.logging.redact_patterns),
+                              sessions=transcripts, send=send)
         bootstrap_cap = config.agents.defaults.bootstrap_max_chars
 
         def on_agent_event(payload: dict[str, Any]) -> None:  # agent → agent + chat events
             chat.on_agent_event(payload)
 
-        agent = AgentRuntime(RunStore(db), SessionStore(db), config, environ, on_agent_event,
-                             deliver=sends.deliver_text if channels.order else None,
+        agent = AgentRuntime(RunStore(db), transcripts, config, environ, on_agent_event,
+                             deliver=send,
                              session_model=meta.model_for, tools=tools,
                              system_extra=lambda: workspace.prompt(bootstrap_cap))
         chat = ChatService(bus, agent, meta, str(db_path), run_events)
