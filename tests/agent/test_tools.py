@@ -267,7 +267,10 @@ def start_run(raw: RawClient, message: str, key: str) -> None:
 
 
 def finish(raw: RawClient, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    final = raw.response(key, 30)["payload"]
+    """The run's final (also when another request's wait already read it) and its tool
+    events."""
+    kept = [f for f in raw.events if f.get("type") == "res" and f.get("id") == key]
+    final = kept[0]["payload"] if kept else raw.response(key, 30)["payload"]
     events = [e["payload"] for e in raw.events
               if e.get("event") == "agent" and e["payload"]["runId"] == key]
     return final, tool_events(events)
@@ -450,3 +453,16 @@ def test_an_aborted_run_kills_its_command(make_gw: MakeGateway) -> None:
     if pid_file.exists() and pid_file.read_text().strip():  # the shell got that far
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_request_whose_run_is_aborted_is_withdrawn(make_gw: MakeGateway) -> None:
+    gateway = make_gw()
+    raw = connect(gateway)
+    start_run(raw, "run `echo never`", "wd2")
+    requested = raw.next_event("exec.approval.requested")["payload"]
+    assert connect(gateway).request("agent.abort", {"runId": "wd2"})["payload"]["aborted"]
+    assert raw.response("wd2", 10)["payload"]["error"]["code"] == "ABORTED"
+    resolved = raw.next_event("exec.approval.resolved")["payload"]
+    assert resolved == {**resolved, "id": requested["id"], "decision": "deny",
+                        "resolvedBy": "run-ended"}
+    assert raw.request("exec.approval.list", {})["payload"] == []

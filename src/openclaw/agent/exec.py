@@ -19,9 +19,9 @@ Asking is :class:`ExecApprovals`: a pending request is published as
 ``exec.approval.requested`` (the shape OpenClaw's Control UI reads), answered with
 :meth:`ExecApprovals.resolve` (``allow-once``, ``allow-always``, ``deny``) and
 announced as ``exec.approval.resolved``; a request nobody answers within the timeout
-is denied. ``allow-always`` adds the command to the allowlist, kept in
-``exec-approvals.json`` in the state directory, so it runs without asking next time
-(except under ``ask: always``, which always asks).
+is denied, and so is one whose run ends first. ``allow-always`` adds the command to
+the allowlist, kept in ``exec-approvals.json`` in the state directory, so it runs
+without asking next time (except under ``ask: always``, which always asks).
 
 A command runs with ``/bin/sh -c`` in its own process group, its working directory
 inside the workspace, stdin closed, and the gateway's environment minus every
@@ -166,6 +166,10 @@ class ExecApprovals:
             log.info("exec approval %s expired: denied", approval_id)
             self._resolved(approval_id, "deny", "timeout")
             return "deny"
+        except asyncio.CancelledError:  # the run ended (aborted, stopping): nothing waits
+            if not pending.decision.done():
+                self._resolved(approval_id, "deny", "run-ended")
+            raise
         finally:
             self.pending.pop(approval_id, None)
 
