@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -169,3 +170,69 @@ def send(raw: RawClient, message: str, key: str, session: str) -> dict[str, Any]
               "params": {"message": message, "idempotencyKey": key, "sessionKey": session}})
     assert raw.response(key)["ok"]
     return dict(raw.response(key, 30)["payload"])
+
+
+# --------------------------------------------------------------------------- background
+
+
+def background_box(root: Path, processes: Any) -> ToolBox:
+    from openclaw.agent.exec import ExecApprovals, exec_tool
+    from openclaw.agent.process import process_tool
+    from openclaw.agent.workspace import Workspace
+    from openclaw.config import ExecToolConfig
+
+    config = ExecToolConfig(security="full", ask="off", timeout_seconds=30,
+                            max_output_chars=100)
+    approvals = ExecApprovals(lambda event, payload: None, 5)
+    return ToolBox([exec_tool(Workspace(root), config, approvals, {"PATH": os.defpath},
+                              processes), process_tool(processes)])
+
+
+def test_background_commands_are_polled_and_killed(tmp_path: Path) -> None:
+    from openclaw.agent.process import BackgroundProcesses
+
+    async def scenario() -> list[str]:
+        processes = BackgroundProcesses()
+        box = background_box(tmp_path, processes)
+        seen = []
+
+        async def use(name: str, arguments: dict[str, Any]) -> str:
+            outcome = await box.call(ToolCall("c", name, arguments), ToolContext("r", "m", "c"))
+            seen.append(outcome.content)
+            return outcome.content
+
+        started = await use("exec", {"command": "echo one; while [ ! -f go ]; do sleep 0.01; "
+                                                "done; echo two", "background": True})
+        session = started.split("sessionId ")[1].split(".")[0]
+        async def poll_until(text: str) -> str:
+            async with asyncio.timeout(10):  # the model polls; here, until it shows
+                while text not in (answer := await use("process", {"action": "poll",
+                                                                   "sessionId": session})):
+                    await asyncio.sleep(0.005)  # let the output reader run between polls
+            return answer
+
+        await poll_until("one")
+        (tmp_path / "go").write_text("")
+        last = await poll_until("[exit code 0]")
+        seen.append("final:" + last)
+        await use("exec", {"command": "sleep 60", "background": True})
+        listing = json.loads(await use("process", {"action": "list"}))
+        seen.append(json.dumps([(row["sessionId"], row["status"]) for row in listing]))
+        await use("process", {"action": "kill", "sessionId": "bg-2"})
+        await use("process", {"action": "poll", "sessionId": "bg-2"})
+        await use("process", {"action": "poll", "sessionId": "bg-9"})
+        await use("exec", {"command": "sleep 60", "background": True})
+        await processes.close()
+        assert processes.runs["bg-3"].process.returncode == -9  # killed, and reaped
+        seen.append(processes.runs["bg-3"].ending or "")
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen[0].startswith("started in the background: sessionId bg-1.")
+    assert "one\n[still running]" in seen
+    final = seen.index("final:two\n[exit code 0]")
+    assert seen[final + 1].startswith("started in the background: sessionId bg-2.")
+    assert seen[final + 3] == json.dumps([["bg-1", "exit code 0"], ["bg-2", "running"]])
+    assert seen[final + 4:final + 6] == ["bg-2 killed", "[killed]"]
+    assert seen[final + 6].startswith("error: no background command 'bg-9'")
+    assert seen[-1] == "killed"  # what close() left of the third

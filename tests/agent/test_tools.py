@@ -68,7 +68,8 @@ def text_of(final: dict[str, Any]) -> str:
 
 FULL = {"tools": {"exec": {"security": "full", "ask": "off"}}}
 #: What a gateway without channels offers (``message`` needs a channel).
-BUILTIN = {"read", "write", "edit", "exec", "web_fetch", "sessions_list", "sessions_history"}
+BUILTIN = {"read", "write", "edit", "exec", "process", "web_fetch", "sessions_list",
+           "sessions_history"}
 
 
 def workspace(gateway: InProcessGateway) -> Path:
@@ -234,8 +235,8 @@ def test_bad_arguments_and_unknown_tools_are_error_results(
     assert final["status"] == "ok"
     results = [e["result"] for e in tool_events(events) if e["phase"] == "result"]
     assert results == ["error: missing required argument 'path'",
-                       "error: unknown tool 'launch_rockets' (tools: edit, exec, read, "
-                       "sessions_history, sessions_list, web_fetch, write)",
+                       "error: unknown tool 'launch_rockets' (tools: edit, exec, process, "
+                       "read, sessions_history, sessions_list, web_fetch, write)",
                        "error: argument 'path' must be of type string"]
 
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from openclaw.agent.process import BackgroundProcesses
 from openclaw.agent.providers.base import ToolSpec
 from openclaw.agent.tools import Tool, ToolContext, ToolError
 from openclaw.agent.workspace import Workspace
@@ -201,8 +202,10 @@ class ExecApprovals:
 
 
 def exec_tool(workspace: Workspace, config: ExecToolConfig, approvals: ExecApprovals,
-              environ: Mapping[str, str]) -> Tool:
-    """The ``exec`` tool under ``config`` (see the module docstring)."""
+              environ: Mapping[str, str], processes: BackgroundProcesses | None = None
+              ) -> Tool:
+    """The ``exec`` tool under ``config`` (see the module docstring); with
+    ``processes``, ``background: true`` starts the command there and answers at once."""
     env = {name: value for name, value in environ.items() if not is_secret_key(name)}
 
     async def run(arguments: dict[str, Any], context: ToolContext) -> str:
@@ -229,6 +232,13 @@ def exec_tool(workspace: Workspace, config: ExecToolConfig, approvals: ExecAppro
                                 "answer in time); do not retry it unless asked to")
             if decision == "allow-always":
                 approvals.remember(command)
+        if arguments.get("background"):
+            if processes is None:
+                raise ToolError("background commands are not available")
+            session_id = await processes.start(command, cwd, env, float(timeout),
+                                               config.max_output_chars)
+            return (f"started in the background: sessionId {session_id}. Use the process "
+                    "tool (action poll) for its output and status, or kill to stop it.")
         return await run_command(command, cwd, float(timeout), config.max_output_chars, env)
 
     return Tool(ToolSpec(
@@ -241,6 +251,10 @@ def exec_tool(workspace: Workspace, config: ExecToolConfig, approvals: ExecAppro
                             "description": "Working directory, relative to the workspace"},
                 "timeoutSeconds": {"type": "number", "minimum": 1,
                                    "description": "Kill the command after this long"},
+                **({"background": {"type": "boolean",
+                                   "description": "Start it and answer at once with a "
+                                                  "sessionId for the process tool"}}
+                   if processes is not None else {}),
             },
             "required": ["command"]}), run)
 

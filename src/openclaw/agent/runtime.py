@@ -436,3 +436,4 @@ class AgentRuntime:
                 await asyncio.wait(pending, timeout=2.0)
         for provider in self._providers.values():
             await provider.close()
+        await self.tools.close()

@@ -80,6 +80,14 @@ class ToolBox:
         self.tools: dict[str, Tool] = {tool.spec.name: tool for tool in tools}
         self.redactor = redactor or Redactor()
         self.max_result_chars = max_result_chars
+        #: Called by :meth:`close` (tools that keep something running, such as
+        #: background commands).
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def close(self) -> None:
+        """Release what the tools hold (the gateway is stopping)."""
+        for closer in self.closers:
+            await closer()
 
     def add(self, tool: Tool) -> None:
         """Offer one more tool (a later one of the same name replaces the earlier)."""

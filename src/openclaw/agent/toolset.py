@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from openclaw.agent.exec import ExecApprovals, exec_tool
+from openclaw.agent.process import BackgroundProcesses, process_tool
 from openclaw.agent.session_tools import SendText, message_tool, session_tools
 from openclaw.agent.store import SessionStore
 from openclaw.agent.tools import ToolBox
@@ -33,7 +34,7 @@ def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals
                   environ: Mapping[str, str], redactor: Redactor, *,
                   sessions: SessionStore | None = None, send: SendText | None = None
                   ) -> ToolBox:
-    """``read``, ``write``, ``edit``, ``exec``, ``web_fetch`` (unless
+    """``read``, ``write``, ``edit``, ``exec`` and ``process``, ``web_fetch`` (unless
     ``tools.web.fetch.enabled`` is off), ``sessions_list`` and ``sessions_history``
     (given the transcripts) and ``message`` (given a way to send); none when
     ``tools.enabled`` is off."""
@@ -42,7 +43,10 @@ def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals
         return box
     for tool in file_tools(workspace):
         box.add(tool)
-    box.add(exec_tool(workspace, config.tools.exec, approvals, environ))
+    processes = BackgroundProcesses()
+    box.add(exec_tool(workspace, config.tools.exec, approvals, environ, processes))
+    box.add(process_tool(processes))
+    box.closers.append(processes.close)
     if config.tools.web.fetch.enabled:
         box.add(web_fetch_tool(config.tools.web.fetch))
     if sessions is not None:
