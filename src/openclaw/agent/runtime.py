@@ -34,6 +34,7 @@ from openclaw.agent.providers.base import (
     Provider,
     ProviderError,
     ToolCall,
+    ToolSpec,
 )
 from openclaw.agent.store import RunStore, SessionStore
 from openclaw.agent.tools import ToolBox, ToolContext
@@ -356,7 +357,7 @@ class AgentRuntime:
                 messages.append(await self._run_tool(run, call))
 
     async def _model_step(self, run: Run, provider: Provider, model: str,
-                          messages: list[Message], tools: list[Any]
+                          messages: list[Message], tools: list[ToolSpec]
                           ) -> tuple[Completion, str, list[ToolCall]]:
         """One model call, retried while it has streamed nothing: its Completion, its
         text and the tools it asked for."""
