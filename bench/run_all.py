@@ -40,6 +40,7 @@ SCRIPTS = [
     "send",
     "agent",
     "chat",
+    "tools",
     "service",
 ]
 TIMEOUT_S = 300

@@ -15,7 +15,12 @@ One server, two APIs on one port:
   message_delta, message_stop). Errors are ``{"type": "error", "error": {"type", "message"}}``.
 
 Tests script it from the other side: ``reply`` / ``queue_replies`` choose the answer text
-(default ``"echo: " + the last user message``) and how it is split into streamed pieces;
+(default ``"echo: " + the last user message``, or of the last tool result when the
+conversation ends with one) and how it is split into streamed pieces; ``reply_tool_calls``
+makes the next answer ask for tools, streamed the way each API streams them (OpenAI
+``delta.tool_calls`` fragments by index, the id and name first and the JSON arguments in
+pieces; Anthropic ``tool_use`` blocks with ``input_json_delta`` pieces), finishing with
+``tool_calls`` / ``tool_use``;
 ``fail_next``, ``malformed_next``, ``stall_next``, ``cut_next``, ``error_mid_stream_next`` and
 ``delay_pieces`` script failures; ``requests`` records every call as ``(api, headers, body)``,
 and ``record_timings`` (off by default) keeps when each call arrived and streamed.
@@ -27,8 +32,9 @@ fails or breaks off (fail, malformed, cut, mid-stream error) does not use up a s
 so a retry gets the same answer; a stalled call does (it finishes normally once released).
 
 Stdlib only. Deliberate simplifications: tokens are counted as whitespace-separated words
-(at least 1), ``max_tokens`` is accepted but never truncates, tools/images are not modelled,
-and the Anthropic ``anthropic-version`` header is only required when an API key is configured.
+(at least 1), ``max_tokens`` is accepted but never truncates, images are not modelled, tool
+results are checked only for answering a call of the previous assistant message, and the
+Anthropic ``anthropic-version`` header is only required when an API key is configured.
 """
 
 from __future__ import annotations
@@ -136,13 +142,36 @@ class _Abort(Exception):
 
 
 def _text_of(content: Any) -> str:
-    """The text of a message ``content``: a string or a list of ``{"type": "text"}`` blocks."""
+    """The text of a message ``content``: a string or a list of ``{"type": "text"}`` blocks
+    (``tool_result`` blocks count with their content)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content
-                        if isinstance(part, dict) and part.get("type") in ("text", None))
+        texts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") in ("text", None):
+                texts.append(str(part.get("text", "")))
+            elif isinstance(part, dict) and part.get("type") == "tool_result":
+                texts.append(_text_of(part.get("content")))
+        return " ".join(texts)
     return ""
+
+
+def _has_blocks(content: Any, kind: str) -> list[dict[str, Any]]:
+    """The ``kind`` blocks (``tool_use``, ``tool_result``) of a message ``content``."""
+    if not isinstance(content, list):
+        return []
+    return [part for part in content if isinstance(part, dict) and part.get("type") == kind]
+
+
+@dataclass(frozen=True)
+class ScriptedCall:
+    """A tool call a scripted answer makes: ``arguments`` are sent as JSON in pieces."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str | None = None
+    pieces: int = 3  # how many fragments the JSON arguments are streamed in
 
 
 def count_tokens(text: str) -> int:
@@ -188,7 +217,7 @@ class FakeModels(LoopbackFake):
         self.requests: list[tuple[Api, dict[str, str], Any]] = []
         self.stalled = 0  # calls currently hanging in a stall
         self.disconnects = 0  # responses the client hung up on before they ended
-        self._replies: deque[tuple[str, list[str] | None]] = deque()
+        self._replies: deque[tuple[str, list[str] | None, list[ScriptedCall]]] = deque()
         self._faults: dict[Api, deque[_Fault]] = {api: deque() for api in APIS}
         self._piece_delay = 0.0
         self._release_generation = 0
@@ -214,7 +243,17 @@ class FakeModels(LoopbackFake):
         that concatenates to ``text``, a number of even slices, or None for word by word."""
         split = None if pieces is None else split_pieces(text, pieces)  # validate here
         with self._lock:
-            self._replies.append((text, split))
+            self._replies.append((text, split, []))
+
+    def reply_tool_calls(self, calls: Sequence[ScriptedCall | tuple[str, dict[str, Any]]],
+                         text: str = "", pieces: Sequence[str] | int | None = None) -> None:
+        """Answer the next call (either API) by asking for ``calls`` (each a ScriptedCall or
+        ``(name, arguments)``), after streaming ``text`` (may be empty)."""
+        split = None if pieces is None else split_pieces(text, pieces)
+        scripted = [call if isinstance(call, ScriptedCall) else ScriptedCall(*call)
+                    for call in calls]
+        with self._lock:
+            self._replies.append((text, split, scripted))
 
     def queue_replies(self, replies: Iterable[str | tuple[str, Sequence[str] | int]]) -> None:
         """Answer the next calls in order: each item a text or ``(text, pieces)``."""
@@ -348,6 +387,13 @@ class FakeModels(LoopbackFake):
             for i, message in enumerate(messages):
                 if not isinstance(message, dict) or message.get("role") not in _OPENAI_ROLES:
                     raise ApiError(api, 400, f"Invalid value for 'messages[{i}].role'.")
+                if message["role"] == "tool":
+                    asked = {call.get("id") for m in messages[:i] if m.get("role") == "assistant"
+                             for call in (m.get("tool_calls") or [])}
+                    if message.get("tool_call_id") not in asked:
+                        raise ApiError(api, 400, "Invalid parameter: messages with role 'tool' "
+                                       "must be a response to a preceeding message with "
+                                       "'tool_calls'.")
         else:
             if self.api_key is not None:
                 if headers.get("x-api-key") != self.api_key:
@@ -369,25 +415,43 @@ class FakeModels(LoopbackFake):
                     raise ApiError(api, 400, f'messages: Unexpected role "{role}". The Messages '
                                    "API accepts a top-level `system` parameter, not \"system\" "
                                    "as an input message role.")
-                if not _text_of(message.get("content")) and i != len(messages) - 1:
+                content = message.get("content")
+                if (not _text_of(content) and not _has_blocks(content, "tool_use")
+                        and not _has_blocks(content, "tool_result")
+                        and i != len(messages) - 1):
                     raise ApiError(api, 400, f"messages.{i}: all messages must have non-empty "
                                    "content except for the optional final assistant message")
+                results = _has_blocks(content, "tool_result")
+                if results:
+                    before = messages[i - 1].get("content") if i else None
+                    asked = {block.get("id") for block in _has_blocks(before, "tool_use")}
+                    if any(block.get("tool_use_id") not in asked for block in results):
+                        raise ApiError(api, 400, f"messages.{i}.content: unexpected "
+                                       "`tool_use_id` found in `tool_result` blocks. Each "
+                                       "`tool_result` block must have a corresponding "
+                                       "`tool_use` block in the previous message.")
         model = str(body["model"])
         if self.models is not None and model not in self.models:
             raise ApiError(api, 404, model=model)
 
-    def _plan(self, api: Api, body: dict[str, Any]) -> tuple[_Fault | None, str, list[str]]:
-        """The call's scripted fault (if any) and its reply text and pieces."""
+    def _plan(self, api: Api, body: dict[str, Any]
+              ) -> tuple[_Fault | None, str, list[str], list[ScriptedCall]]:
+        """The call's scripted fault (if any), its reply text and pieces, its tool calls."""
+        calls: list[ScriptedCall] = []
         with self._lock:
             fault = self._faults[api].popleft() if self._faults[api] else None
             consume = fault is None or fault.kind == "stall"
             if self._replies:
-                text, pieces = self._replies.popleft() if consume else self._replies[0]
+                text, pieces, calls = self._replies.popleft() if consume else self._replies[0]
             else:
+                last = body["messages"][-1]
                 users = [m for m in body["messages"] if m.get("role") == "user"]
-                text = "echo: " + (_text_of(users[-1].get("content")) if users else "")
+                if last.get("role") == "tool":
+                    text = "echo: " + _text_of(last.get("content"))
+                else:
+                    text = "echo: " + (_text_of(users[-1].get("content")) if users else "")
                 pieces = None
-        return fault, text, split_pieces(text, pieces)
+        return fault, text, split_pieces(text, pieces) if text else [], calls
 
     def _prompt_tokens(self, body: dict[str, Any]) -> int:
         texts = [_text_of(body.get("system"))]
@@ -423,7 +487,7 @@ class FakeModels(LoopbackFake):
         except ApiError as error:
             handler.send_json(error.status, error.body(), {**error.headers(), **request_id})
             return
-        fault, text, pieces = self._plan(api, body)
+        fault, text, pieces, calls = self._plan(api, body)
         streaming = body.get("stream") is True
         if fault is not None and (fault.kind == "fail" or (
                 fault.kind == "stream-error" and not streaming)):
@@ -432,7 +496,7 @@ class FakeModels(LoopbackFake):
                               {**fault.error.headers(), **request_id})
             return
         build = self._openai_events if api == "openai" else self._anthropic_events
-        head, per_piece, tail, result = build(body, rid, text, pieces)
+        head, per_piece, tail, result = build(body, rid, text, pieces, calls)
         timing: dict[str, Any] | None = None
         if self.timings is not None:
             last = _text_of(body["messages"][-1].get("content"))[:80]
@@ -505,7 +569,8 @@ class FakeModels(LoopbackFake):
         handler.close_connection = fault.kind == "malformed"
         return False
 
-    def _openai_events(self, body: dict[str, Any], rid: str, text: str, pieces: list[str]
+    def _openai_events(self, body: dict[str, Any], rid: str, text: str, pieces: list[str],
+                       calls: list[ScriptedCall]
                        ) -> tuple[list[bytes], list[bytes], list[bytes], dict[str, Any]]:
         model, created = str(body["model"]), int(time.time())
         prompt, completion = self._prompt_tokens(body), count_tokens(text)
@@ -525,21 +590,36 @@ class FakeModels(LoopbackFake):
 
         head = [chunk({"role": "assistant", "content": ""})]
         per_piece = [chunk({"content": piece}) for piece in pieces]
-        tail = [chunk({}, "stop")]
+        finish = "tool_calls" if calls else "stop"
+        tool_calls = []
+        for index, call in enumerate(calls):
+            call_id = call.id or f"call_fake{rid}_{index}"
+            arguments = json.dumps(call.arguments)
+            tool_calls.append({"id": call_id, "type": "function",
+                               "function": {"name": call.name, "arguments": arguments}})
+            per_piece.append(chunk({"tool_calls": [{"index": index, "id": call_id,
+                                                    "type": "function", "function": {
+                                                        "name": call.name, "arguments": ""}}]}))
+            per_piece += [chunk({"tool_calls": [{"index": index,
+                                                 "function": {"arguments": fragment}}]})
+                          for fragment in split_pieces(arguments, call.pieces)]
+        tail = [chunk({}, finish)]
         if include_usage:
             tail.append(_sse({**base, "choices": [], "usage": usage}))
         tail.append(_sse("[DONE]"))
         result = {
             "id": base["id"], "object": "chat.completion", "created": created, "model": model,
             "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
-                                                 "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {
+                "role": "assistant", "content": text or None, "refusal": None,
+                **({"tool_calls": tool_calls} if tool_calls else {})},
+                         "logprobs": None, "finish_reason": finish}],
             "usage": usage,
         }
         return head, per_piece, tail, result
 
-    def _anthropic_events(self, body: dict[str, Any], rid: str, text: str, pieces: list[str]
+    def _anthropic_events(self, body: dict[str, Any], rid: str, text: str, pieces: list[str],
+                          calls: list[ScriptedCall]
                           ) -> tuple[list[bytes], list[bytes], list[bytes], dict[str, Any]]:
         model, mid = str(body["model"]), f"msg_fake{rid}"
         prompt, completion = self._prompt_tokens(body), count_tokens(text)
@@ -555,15 +635,29 @@ class FakeModels(LoopbackFake):
         per_piece = [_sse({"type": "content_block_delta", "index": 0,
                            "delta": {"type": "text_delta", "text": piece}},
                           "content_block_delta") for piece in pieces]
-        tail = [
-            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+        tail = [_sse({"type": "content_block_stop", "index": 0}, "content_block_stop")]
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        for offset, call in enumerate(calls, start=1):
+            block = {"type": "tool_use", "id": call.id or f"toolu_fake{rid}_{offset}",
+                     "name": call.name, "input": {}}
+            content.append({**block, "input": call.arguments})
+            tail.append(_sse({"type": "content_block_start", "index": offset,
+                              "content_block": block}, "content_block_start"))
+            tail += [_sse({"type": "content_block_delta", "index": offset,
+                           "delta": {"type": "input_json_delta", "partial_json": fragment}},
+                          "content_block_delta")
+                     for fragment in split_pieces(json.dumps(call.arguments), call.pieces)]
+            tail.append(_sse({"type": "content_block_stop", "index": offset},
+                             "content_block_stop"))
+        stop = "tool_use" if calls else "end_turn"
+        tail += [
             _sse({"type": "message_delta",
-                  "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                  "delta": {"stop_reason": stop, "stop_sequence": None},
                   "usage": {"output_tokens": completion}}, "message_delta"),
             _sse({"type": "message_stop"}, "message_stop"),
         ]
-        result = {**start, "content": [{"type": "text", "text": text}],
-                  "stop_reason": "end_turn",
+        result = {**start, "content": content,
+                  "stop_reason": stop,
                   "usage": {"input_tokens": prompt, "output_tokens": completion}}
         return head, per_piece, tail, result
 

@@ -34,6 +34,8 @@ __all__ = [
     "ModelsConfig",
     "RateLimitConfig",
     "ServiceConfig",
+    "ToolsConfig",
+    "WebFetchConfig",
     "channel_section",
     "load_config",
     "parse_config",
@@ -151,15 +153,68 @@ class AgentDefaults(Section, frozen=True):
     max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1024
     #: Answer allowed inbound channel messages with an agent run (the assistant loop).
     reply_to_channels: bool = True
-    #: The agent's workspace (``HEARTBEAT.md`` and friends); default
-    #: ``~/.openclaw/workspace`` under the profile's home.
-    workspace: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
+    #: The agent's workspace (its files, and the bootstrap files read into the system
+    #: prompt); ``~`` is the profile's home. Default: ``<state dir>/workspace``.
+    workspace: str | None = None
+    #: Model calls that may ask for tools in one turn; the next call gets no tools, so
+    #: it answers.
+    max_tool_steps: Annotated[int, msgspec.Meta(ge=0, le=100)] = 8
+    #: Characters of each workspace bootstrap file put into the system prompt.
+    bootstrap_max_chars: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 20_000
 
 
 class AgentsConfig(Section, frozen=True):
     """The agents section: defaults every agent run uses."""
 
     defaults: AgentDefaults = msgspec.field(default_factory=AgentDefaults)
+
+
+class ExecToolConfig(Section, frozen=True):
+    """``tools.exec``: when the ``exec`` tool may run a shell command.
+
+    ``security``: ``deny`` (never), ``allowlist`` (commands matching ``allowlist``),
+    ``full`` (any). ``ask``: ``off`` (never ask; what security refuses stays refused),
+    ``on-miss`` (ask the owner when the allowlist does not match), ``always`` (ask
+    for every command). The default asks for everything: nothing runs on a fresh
+    install until the owner approves it. An unanswered request is denied after
+    ``approvalTimeoutSeconds``.
+    """
+
+    security: Literal["deny", "allowlist", "full"] = "allowlist"
+    ask: Literal["off", "on-miss", "always"] = "on-miss"
+    #: Glob patterns (``git status``, ``ls *``) matched against the whole command.
+    allowlist: tuple[str, ...] = ()
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 60
+    approval_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 120
+    max_output_chars: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 20_000
+
+
+class WebFetchConfig(Section, frozen=True):
+    """``tools.web.fetch``: the ``web_fetch`` tool's limits."""
+
+    enabled: bool = True
+    timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30
+    #: Bytes of a page read at most.
+    max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=100_000_000)] = 2_000_000
+    #: Characters of extracted text returned at most (a call may ask for fewer).
+    max_chars: Annotated[int, msgspec.Meta(ge=100, le=10_000_000)] = 50_000
+    #: Fetch hosts with private, loopback or link-local addresses too.
+    allow_private_network: bool = False
+
+
+class WebToolsConfig(Section, frozen=True):
+    """``tools.web``: web tools."""
+
+    fetch: WebFetchConfig = msgspec.field(default_factory=WebFetchConfig)
+
+
+class ToolsConfig(Section, frozen=True):
+    """``tools``: the agent's built-in tools."""
+
+    #: Turn every tool off (the model is offered none).
+    enabled: bool = True
+    exec: ExecToolConfig = msgspec.field(default_factory=ExecToolConfig)
+    web: WebToolsConfig = msgspec.field(default_factory=WebToolsConfig)
 
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -264,6 +319,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     messages: MessagesConfig = msgspec.field(default_factory=MessagesConfig)
     models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
     cron: CronConfig = msgspec.field(default_factory=CronConfig)
+    tools: ToolsConfig = msgspec.field(default_factory=ToolsConfig)
 
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")

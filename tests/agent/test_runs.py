@@ -100,8 +100,9 @@ def test_openai_compatible_streaming_and_session_context(
                                    "sessionKey": "geo"})
     assert second["payload"]["status"] == "ok"
     sent = models.requests[-1][2]["messages"]
-    assert [m["content"] for m in sent] == ["capital of France?", "Paris is the capital.",
-                                            "and of Italy?"]
+    assert sent[0]["role"] == "system"  # the workspace files
+    assert [m["content"] for m in sent[1:]] == ["capital of France?", "Paris is the capital.",
+                                                "and of Italy?"]
     assert raw.request("sessions.reset", {"sessionKey": "geo"})["payload"]["removedTurns"] == 4
     assert raw.request("sessions.history", {"sessionKey": "geo"})["payload"]["turns"] == []
 
@@ -204,8 +205,8 @@ def test_runs_of_one_session_go_in_order(
     assert finals["q1"]["result"]["payloads"][0]["text"] == "first answer"
     assert finals["q2"]["result"]["payloads"][0]["text"] == "second answer"
     # The second run saw the first exchange in its context.
-    assert [m["content"] for m in models.requests[-1][2]["messages"]] == \
-        ["ask q1", "first answer", "ask q2"]
+    assert [m["content"] for m in models.requests[-1][2]["messages"]
+            if m["role"] != "system"] == ["ask q1", "first answer", "ask q2"]
 
 
 def test_shutdown_aborts_runs_with_a_stored_final(

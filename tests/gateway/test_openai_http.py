@@ -83,7 +83,8 @@ def test_streaming_from_a_real_provider_arrives_in_pieces(
     assert finishes[-1] == "stop"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     sent = models.bodies()[-1]
-    assert sent["messages"][0] == {"role": "system", "content": "be brief"}
+    system = sent["messages"][0]  # the workspace's files, then the caller's system prompt
+    assert system["role"] == "system" and system["content"].endswith("\n\nbe brief")
 
 
 def test_the_bearer_token_is_required(enabled: InProcessGateway) -> None:

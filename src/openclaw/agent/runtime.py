@@ -8,6 +8,14 @@ run has a server-side deadline; ``agent.abort`` and shutdown end runs early with
 stored final too, so nobody waits forever on a run that cannot finish. A run does
 not belong to the connection that asked for it: the client may go away and come
 back to ``agent.wait``.
+
+A run may use tools: the model is offered the :class:`~openclaw.agent.tools.ToolBox`'s
+tools, and a turn loops model → tools → model until the model answers without asking
+for a tool, or ``agents.defaults.maxToolSteps`` model calls have asked for tools (the
+next call is offered none, so it answers). Each call is streamed as an ``agent`` event
+of stream ``tool`` (phase ``start`` with the arguments, then ``result``) and stored in
+the transcript as a ``tool`` turn between the user's message and the reply. The
+workspace's bootstrap files are part of every run's system prompt.
 """
 
 from __future__ import annotations
@@ -19,8 +27,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openclaw.agent.providers.base import Completion, Delta, Message, Provider, ProviderError
+from openclaw.agent.providers.base import (
+    Completion,
+    Delta,
+    Message,
+    Provider,
+    ProviderError,
+    ToolCall,
+    ToolSpec,
+)
 from openclaw.agent.store import RunStore, SessionStore
+from openclaw.agent.tools import ToolBox, ToolContext
 from openclaw.backoff import Backoff
 from openclaw.clock import now_ms
 from openclaw.config import Config
@@ -59,6 +76,7 @@ class Run:
     abort_reason: str | None = None
     deliver: tuple[str, str | None, str | None] | None = None  # (to, channel, account)
     resumable: bool = False  # cut short by a stop: run again at the next start
+    tool_turns: list[dict[str, Any]] = field(default_factory=list)  # stored with the reply
 
 
 class AgentRuntime:
@@ -67,7 +85,9 @@ class AgentRuntime:
     def __init__(self, runs: RunStore, sessions: SessionStore, config: Config,
                  environ: Mapping[str, str], emit: Callable[[dict[str, Any]], None],
                  deliver: Deliver | None = None,
-                 session_model: Callable[[str], str | None] | None = None) -> None:
+                 session_model: Callable[[str], str | None] | None = None,
+                 tools: ToolBox | None = None,
+                 system_extra: Callable[[], str] | None = None) -> None:
         self.runs = runs
         self.sessions = sessions
         self.config = config
@@ -78,6 +98,10 @@ class AgentRuntime:
         #: The session's model override (``sessions.patch``), used when a run names none.
         self.session_model = session_model or (lambda _key: None)
         self.active: dict[str, Run] = {}
+        #: The tools runs may call (none: the model is offered no tools).
+        self.tools = tools or ToolBox()
+        #: More system prompt, read at each run (the workspace's bootstrap files).
+        self.system_extra = system_extra or (lambda: "")
         #: Delays between provider retries; ``delay(n)`` only (runs retry concurrently).
         self.backoff = Backoff(base=1.0, cap=30.0)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -202,7 +226,8 @@ class AgentRuntime:
 
     def _context(self, run: Run) -> list[Message]:
         messages: list[Message] = []
-        system = "\n\n".join(p for p in (self.defaults.system_prompt, run.extra_system) if p)
+        system = "\n\n".join(p for p in (self.defaults.system_prompt, self.system_extra(),
+                                          run.extra_system) if p)
         if system:
             messages.append(Message("system", system))
         for role, text in self.sessions.context(run.session_key, self.defaults.context_turns,
@@ -232,7 +257,8 @@ class AgentRuntime:
                                               {"kind": exc.kind, "status": exc.status})
                 else:
                     text = "".join(run.text)
-                    self.sessions.add_exchange(run.session_key, run.message, text, run.run_id)
+                    self.sessions.add_exchange(run.session_key, run.message, text, run.run_id,
+                                               run.tool_turns)
                     provider, _ = self.provider_for(run.model_ref)
                     final = {
                         "runId": run.run_id, "status": "ok",
@@ -309,30 +335,75 @@ class AgentRuntime:
             run.final.set_result(final)
 
     async def _call_model(self, run: Run) -> Completion:
+        """The turn's model calls and tool calls; the last call's Completion (usage
+        summed over every call)."""
         provider, model = self.provider_for(run.model_ref)
         messages = self._context(run)
+        specs = self.tools.specs()
+        usage: dict[str, int] = {}
+        step = 0
+        while True:
+            offered = specs if step < self.defaults.max_tool_steps else []
+            completion, text, calls = await self._model_step(run, provider, model, messages,
+                                                             offered)
+            for name, value in completion.usage.items():
+                usage[name] = usage.get(name, 0) + value
+            step += 1
+            if not calls or not offered:
+                return Completion(completion.model, usage, completion.stop_reason)
+            self._flush(run)  # the text so far goes out before the tool events
+            messages.append(Message("assistant", text, tool_calls=tuple(calls)))
+            for call in calls:
+                messages.append(await self._run_tool(run, call))
+
+    async def _model_step(self, run: Run, provider: Provider, model: str,
+                          messages: list[Message], tools: list[ToolSpec]
+                          ) -> tuple[Completion, str, list[ToolCall]]:
+        """One model call, retried while it has streamed nothing: its Completion, its
+        text and the tools it asked for."""
         attempt = 0
         while True:
             attempt += 1
+            text: list[str] = []
+            calls: list[ToolCall] = []
             try:
                 completion: Completion | None = None
                 async for item in provider.stream(model, messages, timeout_s=run.timeout_s,
-                                                  max_tokens=self.defaults.max_tokens):
+                                                  max_tokens=self.defaults.max_tokens,
+                                                  tools=tools):
                     if isinstance(item, Delta):
                         if item.text:
+                            text.append(item.text)
                             run.text.append(item.text)
                             self._stream(run, item.text)
+                    elif isinstance(item, ToolCall):
+                        calls.append(item)
                     else:
                         completion = item
                 if completion is None:
                     raise ProviderError("malformed", f"{provider.id}: the stream ended early")
-                return completion
+                return completion, "".join(text), calls
             except ProviderError as exc:
-                if not exc.retryable or run.text or attempt > RETRIES:
+                if not exc.retryable or text or calls or attempt > RETRIES:
                     raise
                 delay = self.backoff.delay(attempt - 1, exc.retry_after_s)
                 log.warning("agent run %s: %s; retrying in %.1fs", run.run_id, exc.message, delay)
                 await asyncio.sleep(delay)
+
+    async def _run_tool(self, run: Run, call: ToolCall) -> Message:
+        """Run one tool call, stream it, keep it for the transcript; the result message."""
+        self._emit(run, "tool", {"phase": "start", "name": call.name, "toolCallId": call.id,
+                                 "args": self.tools.redactor.redact_value(call.arguments)})
+        outcome = await self.tools.call(call, ToolContext(run.run_id, run.session_key, call.id))
+        self._emit(run, "tool", {"phase": "result", "name": call.name, "toolCallId": call.id,
+                                 "isError": outcome.is_error, "result": outcome.content,
+                                 "durationMs": outcome.duration_ms})
+        run.tool_turns.append({"text": outcome.content, "meta": {
+            "toolCallId": call.id, "toolName": call.name,
+            "args": self.tools.redactor.redact_value(call.arguments),
+            "isError": outcome.is_error, "durationMs": outcome.duration_ms}})
+        return Message("tool", outcome.content, tool_call_id=call.id, tool_name=call.name,
+                       is_error=outcome.is_error)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -366,3 +437,4 @@ class AgentRuntime:
                 await asyncio.wait(pending, timeout=2.0)
         for provider in self._providers.values():
             await provider.close()
+        await self.tools.close()

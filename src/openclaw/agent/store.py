@@ -92,11 +92,15 @@ class SessionStore:
         return {"seq": cursor.lastrowid, "role": role, "text": text, "ts": stamp,
                 "runId": run_id, "meta": meta}
 
-    def add_exchange(self, session_key: str, user: str, assistant: str, run_id: str) -> None:
-        """The user turn and the reply, in one transaction."""
+    def add_exchange(self, session_key: str, user: str, assistant: str, run_id: str,
+                     tools: list[dict[str, Any]] | None = None) -> None:
+        """The user turn, the run's tool calls (``tool`` turns: ``{text, meta}``, the
+        result and the call) and the reply, in one transaction."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.add(session_key, "user", user, run_id)
+            for tool in tools or ():
+                self.add(session_key, "tool", tool["text"], run_id, tool.get("meta"))
             self.add(session_key, "assistant", assistant, run_id)
             self.db.execute("COMMIT")
         except BaseException:
@@ -104,11 +108,13 @@ class SessionStore:
             raise
 
     def context(self, session_key: str, max_turns: int, max_chars: int) -> list[tuple[str, str]]:
-        """The newest turns, oldest first, within ``max_turns`` and ``max_chars``."""
+        """The newest user and assistant turns, oldest first, within ``max_turns`` and
+        ``max_chars`` (tool turns are the run's own business: later runs see the reply)."""
         if max_turns <= 0:
             return []
         rows = self.db.execute(
-            "SELECT role, text FROM turns WHERE session_key = ? ORDER BY seq DESC LIMIT ?",
+            "SELECT role, text FROM turns WHERE session_key = ? AND role IN ('user', "
+            "'assistant') ORDER BY seq DESC LIMIT ?",
             (session_key, max_turns)).fetchall()
         kept: list[tuple[str, str]] = []
         used = 0

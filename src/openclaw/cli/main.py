@@ -264,6 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     papprove.add_argument("--account", help="account id (when codes could clash)")
     _client_options(papprove, 10_000)
 
+    approvals = _command(commands, "approvals", "openclaw.cli.approvals_cmd:usage",
+                         "answer the agent's requests to run commands (tools.exec)")
+    approvals_sub = approvals.add_subparsers(title="approvals commands", metavar="SUBCOMMAND",
+                                             parser_class=_Parser)
+    alist = _command(approvals_sub, "list", "openclaw.cli.approvals_cmd:list_pending",
+                     "pending exec approval requests")
+    _client_options(alist, 10_000)
+    aapprove = _command(approvals_sub, "approve", "openclaw.cli.approvals_cmd:approve",
+                        "let the command of a pending request run")
+    aapprove.add_argument("id", help="the request id (from approvals list)")
+    aapprove.add_argument("--always", action="store_true",
+                          help="also allow this exact command from now on")
+    _client_options(aapprove, 10_000)
+    adeny = _command(approvals_sub, "deny", "openclaw.cli.approvals_cmd:deny",
+                     "refuse the command of a pending request")
+    adeny.add_argument("id", help="the request id (from approvals list)")
+    _client_options(adeny, 10_000)
     cron = _command(commands, "cron", "openclaw.cli.cron_cmd:usage",
                     "scheduled jobs: agent turns at a time, every interval, or on a cron "
                     "expression")

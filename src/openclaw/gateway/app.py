@@ -27,11 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from openclaw.agent.exec import ExecApprovals
 from openclaw.agent.runtime import AgentRuntime
 from openclaw.agent.store import RunStore, SessionStore
+from openclaw.agent.toolset import builtin_tools, workspace_path
+from openclaw.agent.workspace import Workspace
 from openclaw.channels.manager import ChannelManager, configured_accounts
 from openclaw.channels.registry import ChannelEnv
 from openclaw.clock import now_ms
@@ -43,7 +45,7 @@ from openclaw.gateway.chat import ChatService
 from openclaw.gateway.clients import forget
 from openclaw.gateway.configedit import ConfigEdits
 from openclaw.gateway.cron import CronService
-from openclaw.gateway.dispatch import Dispatcher
+from openclaw.gateway.dispatch import APPROVALS, Dispatcher
 from openclaw.gateway.heartbeat import Heartbeat, HeartbeatTurn
 from openclaw.gateway.http import RouteTable, default_routes
 from openclaw.gateway.methods import register_all
@@ -55,6 +57,7 @@ from openclaw.inbound import InboundMessage
 from openclaw.logs import FileLog
 from openclaw.paths import Profile
 from openclaw.protocol.auth import Authenticator, RateLimit
+from openclaw.redact import Redactor
 from openclaw.store.cron import CronStore
 from openclaw.store.db import Checkpointer, open_database
 from openclaw.store.inbox import Inbox
@@ -69,7 +72,8 @@ log = logging.getLogger("openclaw.gateway")
 DEFAULT_AGENT_ID = "main"
 #: Every event this gateway emits (``hello-ok``'s ``features.events``).
 EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
-          "message", "agent", "chat", "session.message", "sessions.changed", "cron"]
+          "message", "agent", "chat", "session.message", "sessions.changed", "cron",
+          "exec.approval.requested", "exec.approval.resolved"]
 _HOUR_S = 3600
 
 
@@ -142,6 +146,8 @@ class App:
     run_events: RunEvents
     chat: ChatService
     assistant: Assistant
+    workspace: Workspace
+    approvals: ExecApprovals
     dispatcher: Dispatcher
     routes: RouteTable
     #: Secret values to keep out of logs (channel tokens, model API keys).
@@ -333,21 +339,40 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
                             timeout_ms=parse_duration_ms(messages.send_timeout),
                             retention_ms=parse_duration_ms(messages.retention))
         meta = SessionMetaStore(db)
+        secrets = tuple([secret for item in accounts for secret in item.account.secrets()]
+                        + _model_secrets(config, environ))
+        workspace = Workspace(workspace_path(config, profile.home, profile.state_dir))
+        try:
+            created = workspace.bootstrap()
+        except OSError as exc:  # the agent still answers; its file tools will say why
+            log.warning("workspace %s cannot be set up: %s", workspace.root, exc)
+        else:
+            if created:
+                log.info("workspace %s: created %s", workspace.root, ", ".join(created))
+
+        def publish_approval(event: str, payload: dict[str, Any]) -> None:
+            bus.broadcast(event, payload, scope=APPROVALS)
+
+        approvals = ExecApprovals(publish_approval, config.tools.exec.approval_timeout_seconds,
+                                  profile.state_dir / "exec-approvals.json")
+        transcripts = SessionStore(db)
+        send = sends.deliver_text if channels.order else None
+        tools = builtin_tools(config, workspace, approvals, environ,
+                              Redactor(secrets, config.logging.redact_patterns),
+                              sessions=transcripts, send=send)
+        bootstrap_cap = config.agents.defaults.bootstrap_max_chars
 
         def on_agent_event(payload: dict[str, Any]) -> None:  # agent → agent + chat events
             chat.on_agent_event(payload)
 
-        agent = AgentRuntime(RunStore(db), SessionStore(db), config, environ, on_agent_event,
-                             deliver=sends.deliver_text if channels.order else None,
-                             session_model=meta.model_for)
-        configured = config.agents.defaults.workspace or "~/.openclaw/workspace"
-        workspace = (profile.home / configured[2:] if configured.startswith("~/")
-                     else Path(configured))
+        agent = AgentRuntime(RunStore(db), transcripts, config, environ, on_agent_event,
+                             deliver=send,
+                             session_model=meta.model_for, tools=tools,
+                             system_extra=lambda: workspace.prompt(bootstrap_cap))
         heartbeat = Heartbeat(
             parse_duration_ms(heartbeat_config.every), profile.state_dir / "heartbeat.json",
             publish("heartbeat"), heartbeat_config.every,
-            HeartbeatTurn(agent, heartbeat_config, workspace, inbox,
-                          sends.deliver_text if channels.order else None))
+            HeartbeatTurn(agent, heartbeat_config, workspace.root, inbox, send))
         cron = CronService(CronStore(db), agent, config.cron, publish("cron"))
         cron.load_declared(config.cron.jobs)
         chat = ChatService(bus, agent, meta, str(db_path), run_events)
@@ -369,8 +394,7 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         health=health, db_path=db_path, checkpointer=Checkpointer(db_path), ledger=ledger,
         inbox=inbox, pairing=pairing, channels=channels, sends=sends, agent=agent, cron=cron,
         run_events=run_events,
-        chat=chat, assistant=assistant, dispatcher=dispatcher, routes=_routes(config),
-        secrets=tuple([secret for item in accounts for secret in item.account.secrets()]
-                      + _model_secrets(config, environ)),
+        chat=chat, assistant=assistant, workspace=workspace, approvals=approvals,
+        dispatcher=dispatcher, routes=_routes(config), secrets=secrets,
     )
     return app

@@ -188,7 +188,7 @@ class ChatService:
     def _publish_run_turns(self, run: Run) -> None:
         if not self.message_subscribers(run.session_key):
             return
-        turns = [turn for turn in self.turns.page(run.session_key, 2)
+        turns = [turn for turn in self.turns.page(run.session_key, 2 + len(run.tool_turns))
                  if turn["runId"] == run.run_id]
         self._publish_turns(run.session_key, turns)
 
@@ -343,7 +343,9 @@ class ChatService:
 
     @staticmethod
     def message(turn: dict[str, Any], max_chars: int | None = None) -> dict[str, Any]:
-        """A transcript turn as a chat message ``{role, content:[{type,text}], …}``."""
+        """A transcript turn as a chat message ``{role, content:[{type,text}], …}``; a
+        ``tool`` turn is a ``toolResult`` message with ``toolCallId``, ``toolName``,
+        ``isError`` (and the call's arguments in ``__openclaw.args``)."""
         text: str = turn["text"]
         marks: dict[str, Any] = {"id": str(turn["seq"]), "seq": turn["seq"]}
         if turn.get("runId"):
@@ -359,7 +361,14 @@ class ChatService:
             text, marks["truncated"] = text[:max_chars], True
         if turn.get("meta"):
             marks.update(turn["meta"])
-        message = _text_message(turn["role"], text, turn["ts"])
+        meta = turn.get("meta") or {}
+        if turn["role"] == "tool":  # OpenClaw's shape of a tool's result in a transcript
+            message = _text_message("toolResult", text, turn["ts"])
+            message.update({"toolCallId": meta.get("toolCallId"),
+                            "toolName": meta.get("toolName"),
+                            "isError": bool(meta.get("isError"))})
+        else:
+            message = _text_message(turn["role"], text, turn["ts"])
         message["messageId"] = str(turn["seq"])
         if turn.get("runId"):
             message["runId"] = turn["runId"]

@@ -32,13 +32,15 @@ if TYPE_CHECKING:
     from openclaw.gateway.app import App
     from openclaw.gateway.bus import Session
 
-__all__ = ["ADMIN", "READ", "WRITE", "Context", "Dispatcher", "Method", "NoParams"]
+__all__ = ["ADMIN", "APPROVALS", "READ", "WRITE", "Context", "Dispatcher", "Method", "NoParams"]
 
 log = logging.getLogger("openclaw.gateway.dispatch")
 
 READ = READ_SCOPE
 WRITE = "operator.write"
 ADMIN = "operator.admin"
+#: Seeing and answering exec approval requests (``operator.admin`` implies it).
+APPROVALS = "operator.approvals"
 
 
 class NoParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

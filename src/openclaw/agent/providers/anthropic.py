@@ -8,17 +8,30 @@ between ``user`` and ``assistant`` (consecutive turns of one role are merged),
 ``message_start`` (model, input tokens), ``content_block_delta`` (``text_delta``
 text), ``message_delta`` (output tokens, stop reason), ``message_stop``; ``ping``
 keeps the connection alive and ``error`` (e.g. ``overloaded_error``) aborts it.
+
+Tools are offered as ``tools: [{name, description, input_schema}]``. A tool call is a
+``tool_use`` content block (``content_block_start`` with its id and name, then
+``input_json_delta`` pieces of its JSON input, then ``content_block_stop``), assembled
+here; a result goes back as a ``tool_result`` block in the next user turn.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 import httpx
 
 from openclaw import __version__
-from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
+from openclaw.agent.providers.base import (
+    Completion,
+    Delta,
+    Message,
+    ProviderErrorKind,
+    ToolCall,
+    ToolSpec,
+)
 from openclaw.agent.providers.http_provider import HTTPProvider, decode_object, ended_early
 from openclaw.agent.providers.sse import SSECall
 
@@ -62,24 +75,26 @@ class AnthropicProvider(HTTPProvider):
 
 
     def request_body(self, model: str, messages: list[Message],
-                     max_tokens: int | None = None) -> dict[str, Any]:
+                     max_tokens: int | None = None,
+                     tools: Sequence[ToolSpec] = ()) -> dict[str, Any]:
         """The JSON body of one streamed call (public so tests can check it).
 
         System messages are joined (blank line between) into ``system``; empty turns
         are dropped and consecutive turns of one role merged, since the API requires
-        alternation; a final assistant turn (a prefill) loses trailing whitespace,
-        which the API refuses.
+        alternation (tool results are user turns); a final assistant turn (a prefill)
+        loses trailing whitespace, which the API refuses.
         """
         system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
-        turns: list[dict[str, str]] = []
+        turns: list[dict[str, Any]] = []
         for message in messages:
-            if message.role == "system" or not message.content.strip():
+            role, content = _wire_turn(message)
+            if content is None:
                 continue
-            if turns and turns[-1]["role"] == message.role:
-                turns[-1]["content"] += "\n\n" + message.content
+            if turns and turns[-1]["role"] == role:
+                turns[-1]["content"] = _merge(turns[-1]["content"], content)
             else:
-                turns.append({"role": message.role, "content": message.content})
-        if turns and turns[-1]["role"] == "assistant":
+                turns.append({"role": role, "content": content})
+        if turns and turns[-1]["role"] == "assistant" and isinstance(turns[-1]["content"], str):
             turns[-1]["content"] = turns[-1]["content"].rstrip()
         body: dict[str, Any] = {
             "model": model,
@@ -89,16 +104,21 @@ class AnthropicProvider(HTTPProvider):
         }
         if system:
             body["system"] = system
+        if tools:
+            body["tools"] = [{"name": tool.name, "description": tool.description,
+                              "input_schema": tool.parameters} for tool in tools]
         return body
 
     async def stream(self, model: str, messages: list[Message], *, timeout_s: float,
-                     max_tokens: int | None = None) -> AsyncIterator[Delta | Completion]:
-        """Stream the reply: Deltas, then one Completion; ProviderError on failure.
+                     max_tokens: int | None = None, tools: Sequence[ToolSpec] = (),
+                     ) -> AsyncIterator[Delta | ToolCall | Completion]:
+        """Stream the reply: Deltas and ToolCalls (each yielded at its block's end),
+        then one Completion; ProviderError on failure.
 
         ``timeout_s`` bounds the whole call. Errors are retryable only while no Delta
         has been yielded.
         """
-        body = self.request_body(model, messages, max_tokens)
+        body = self.request_body(model, messages, max_tokens, tools)
         call = self._call(self._url, self._headers, body, timeout_s)
         if not body["messages"]:
             raise call.error("bad-request", "nothing to send: the conversation has no "
@@ -107,6 +127,7 @@ class AnthropicProvider(HTTPProvider):
         usage: dict[str, int] = {}
         stop_reason: str | None = None
         done = seen_event = False
+        blocks: dict[int, dict[str, Any]] = {}  # tool_use blocks being streamed, by index
         await call.open()
         try:
             while not done and (events := await call.read()) is not None:
@@ -121,6 +142,20 @@ class AnthropicProvider(HTTPProvider):
                             if isinstance(text, str) and text:
                                 yield Delta(text)
                                 call.streamed = True
+                        elif isinstance(delta, dict) and delta.get("type") == "input_json_delta":
+                            block = blocks.get(_index(data))
+                            if block is not None and isinstance(delta.get("partial_json"), str):
+                                block["json"] += delta["partial_json"]
+                    elif kind == "content_block_start":
+                        start = data.get("content_block")
+                        if isinstance(start, dict) and start.get("type") == "tool_use":
+                            blocks[_index(data)] = {"id": str(start.get("id") or ""),
+                                                    "name": str(start.get("name") or ""),
+                                                    "json": ""}
+                    elif kind == "content_block_stop":
+                        block = blocks.pop(_index(data), None)
+                        if block is not None:
+                            yield _tool_call(block)
                     elif kind == "message_start":
                         message = data.get("message")
                         if isinstance(message, dict):
@@ -140,13 +175,60 @@ class AnthropicProvider(HTTPProvider):
                         break
                     elif kind == "error":
                         raise _stream_error(call, data)
-                    # ping, content_block_start/stop and future events are ignored
+                    # ping and future events are ignored
             if not done:
                 raise ended_early(call, seen_event, "message_stop")
             await call.drain()
         finally:
             await call.aclose()
         yield Completion(model=answered_model, usage=usage, stop_reason=stop_reason)
+
+
+def _wire_turn(message: Message) -> tuple[str, str | list[dict[str, Any]] | None]:
+    """``(role, content)`` of one non-system Message; content None drops it."""
+    if message.role == "system":
+        return "system", None
+    if message.role == "tool":
+        return "user", [{"type": "tool_result", "tool_use_id": message.tool_call_id,
+                         "content": message.content or "(no output)",
+                         **({"is_error": True} if message.is_error else {})}]
+    if message.tool_calls:
+        blocks: list[dict[str, Any]] = []
+        if message.content.strip():
+            blocks.append({"type": "text", "text": message.content.rstrip()})
+        blocks += [{"type": "tool_use", "id": call.id, "name": call.name,
+                    "input": call.arguments} for call in message.tool_calls]
+        return "assistant", blocks
+    if not message.content.strip():
+        return message.role, None
+    return message.role, message.content
+
+
+def _merge(first: str | list[dict[str, Any]], second: str | list[dict[str, Any]]
+           ) -> str | list[dict[str, Any]]:
+    """Two turns of one role as one (text joined, or content blocks concatenated)."""
+    if isinstance(first, str) and isinstance(second, str):
+        return first + "\n\n" + second
+    def blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": content}] if isinstance(content, str) else content
+    return blocks(first) + blocks(second)
+
+
+def _index(data: dict[str, Any]) -> int:
+    index = data.get("index")
+    return index if isinstance(index, int) else 0
+
+
+def _tool_call(block: dict[str, Any]) -> ToolCall:
+    """An assembled ``tool_use`` block; input that is not a JSON object makes an error call."""
+    raw = block["json"].strip() or "{}"
+    try:
+        arguments = json.loads(raw)
+    except ValueError:
+        return ToolCall(block["id"], block["name"], {}, f"input is not JSON: {raw[:200]!r}")
+    if not isinstance(arguments, dict):
+        return ToolCall(block["id"], block["name"], {}, "input is not a JSON object")
+    return ToolCall(block["id"], block["name"], arguments)
 
 
 def _stream_error(call: SSECall, data: dict[str, Any]) -> Exception:

@@ -1,8 +1,11 @@
 """What every model provider does: stream a reply to a conversation.
 
-A provider turns ``[{role, content}]`` (roles ``system``, ``user``, ``assistant``)
-into a stream of :class:`Delta` text pieces and ends with a :class:`Completion`
-(the model's name as it answered, token usage, why it stopped). Failures are
+A provider turns ``[{role, content}]`` (roles ``system``, ``user``, ``assistant``, and
+``tool`` for a tool's result) into a stream of :class:`Delta` text pieces and
+:class:`ToolCall` requests (each whole: a provider assembles streamed argument
+fragments before yielding one) and ends with a :class:`Completion` (the model's name
+as it answered, token usage, why it stopped). Tools the model may call are offered
+as :class:`ToolSpec` (a name, a description and JSON Schema parameters). Failures are
 :class:`ProviderError` with a ``kind`` the runtime and the user can act on, and a
 ``retryable`` flag that is true only when nothing has been streamed yet (a retry
 after partial output would repeat it).
@@ -10,13 +13,14 @@ after partial output would repeat it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from openclaw.errors import OpenClawError
 
-__all__ = ["Completion", "Delta", "Message", "Provider", "ProviderError", "ProviderErrorKind"]
+__all__ = ["Completion", "Delta", "Message", "Provider", "ProviderError", "ProviderErrorKind",
+           "ToolCall", "ToolSpec"]
 
 ProviderErrorKind = Literal[
     "auth", "rate-limit", "server", "timeout", "network", "bad-request", "malformed",
@@ -45,11 +49,43 @@ class ProviderError(OpenClawError):
 
 
 @dataclass(frozen=True)
-class Message:
-    """One turn of the conversation sent to the model."""
+class ToolSpec:
+    """A tool offered to the model: its name, what it does, its JSON Schema parameters."""
 
-    role: Literal["system", "user", "assistant"]
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asks to run a tool.
+
+    ``arguments`` is the parsed JSON object; when the model's arguments are not a JSON
+    object, it is empty and ``error`` says why (the tool is then not run and the model
+    gets that error as the result).
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of the conversation sent to the model.
+
+    An assistant turn may carry ``tool_calls``; a ``tool`` turn is the result of the
+    call ``tool_call_id`` (of tool ``tool_name``), ``is_error`` when the tool failed.
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,8 +111,10 @@ class Provider(Protocol):
     api: str  # "offline" | "openai-completions" | "anthropic-messages"
 
     def stream(self, model: str, messages: list[Message], *, timeout_s: float,
-               max_tokens: int | None = None) -> AsyncIterator[Delta | Completion]:
-        """Yield deltas, then exactly one :class:`Completion`; raise ProviderError."""
+               max_tokens: int | None = None, tools: Sequence[ToolSpec] = (),
+               ) -> AsyncIterator[Delta | ToolCall | Completion]:
+        """Yield deltas and tool calls, then exactly one :class:`Completion` (stop reason
+        ``tool_use`` when it asked for tools); raise ProviderError."""
 
     def describe(self) -> dict[str, Any]:
         """Facts for ``status`` (base URL, key source; never the key)."""

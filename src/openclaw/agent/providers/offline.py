@@ -6,7 +6,17 @@ exact, repeatable output. Nothing about it pretends to be a real model: every re
 says ``(offline model)``, the Completion's model is ``offline/<model>``, and the
 provider's ``api`` is ``"offline"`` (``status`` shows it).
 
-Rules, applied to the last user message:
+Tools: when tools are offered and the last user message asks in one of these
+recognisable forms, the model calls the tool instead of answering (one call, id
+``offline_<n>``), and once the last message is that tool's result it answers with the
+result:
+
+* ``run `CMD` `` (or ``run: CMD``, ``exec `CMD` ``) → ``exec {command}``;
+* ``read PATH`` → ``read {path}``;
+* ``write PATH: TEXT`` → ``write {path, content}``;
+* ``edit PATH: OLD -> NEW`` → ``edit {path, oldText, newText}``.
+
+Otherwise, rules applied to the last user message:
 
 * a simple arithmetic question (``what is 2+3``, ``calculate (1.5 + 2) * 4``, or a bare
   expression) is answered with its value, computed by walking the parsed expression:
@@ -25,12 +35,12 @@ import ast
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
-from openclaw.agent.providers.base import Completion, Delta, Message
+from openclaw.agent.providers.base import Completion, Delta, Message, ToolCall, ToolSpec
 
-__all__ = ["OfflineProvider", "evaluate_arithmetic", "offline_reply"]
+__all__ = ["OfflineProvider", "evaluate_arithmetic", "offline_reply", "offline_tool_call"]
 
 LABEL: Final = "(offline model)"
 _WORDS_PER_YIELD: Final = 3
@@ -47,6 +57,16 @@ _WORD_OPERATORS: Final = ((re.compile(r"\s+plus\s+", re.I), " + "),
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|hiya|howdy|hallo|good\s+(?:morning|afternoon|"
                        r"evening))\b", re.IGNORECASE)
 _PIECE = re.compile(r"\s*\S+\s*")
+_TOOL_REQUESTS: Final = (
+    (re.compile(r"^\s*(?:please\s+)?(?:run|exec|execute)\s*(?::\s*(?P<a>.+?)|`(?P<b>[^`]+)`)\s*$",
+                re.IGNORECASE | re.DOTALL), "exec"),
+    (re.compile(r"^\s*(?:please\s+)?read\s+(?P<path>\S+?)[\s.?!]*$", re.IGNORECASE), "read"),
+    (re.compile(r"^\s*(?:please\s+)?write\s+(?P<path>[^\s:]+)\s*:\s?(?P<content>.*)$",
+                re.IGNORECASE | re.DOTALL), "write"),
+    (re.compile(r"^\s*(?:please\s+)?edit\s+(?P<path>[^\s:]+)\s*:\s?(?P<old>.+?)\s+->\s+"
+                r"(?P<new>.*)$", re.IGNORECASE | re.DOTALL), "edit"),
+)
+_RESULT_CHARS: Final = 2000  # of a tool result quoted in the answer
 
 GREETING_REPLY: Final = (
     f"Hello! {LABEL} I am the built-in offline model: I need no network or API key, "
@@ -77,8 +97,18 @@ class OfflineProvider:
         """Nothing to release."""
 
     async def stream(self, model: str, messages: list[Message], *, timeout_s: float,
-                     max_tokens: int | None = None) -> AsyncIterator[Delta | Completion]:
-        """Yield the reply as word Deltas, then a Completion ``offline/<model>``."""
+                     max_tokens: int | None = None, tools: Sequence[ToolSpec] = (),
+                     ) -> AsyncIterator[Delta | ToolCall | Completion]:
+        """Yield the reply as word Deltas (or one ToolCall), then a Completion
+        ``offline/<model>``."""
+        usage = {"inputTokens": sum(len(m.content.split()) for m in messages),
+                 "outputTokens": 0}
+        call = offline_tool_call(messages, {tool.name for tool in tools})
+        if call is not None:
+            yield call
+            usage["outputTokens"] = 1
+            yield Completion(model=f"offline/{model}", usage=usage, stop_reason="tool_use")
+            return
         pieces = _PIECE.findall(offline_reply(messages))
         stop_reason = "end_turn"
         if max_tokens is not None and len(pieces) > max_tokens:
@@ -87,13 +117,41 @@ class OfflineProvider:
             if index and index % _WORDS_PER_YIELD == 0:
                 await asyncio.sleep(0)
             yield Delta(piece)
-        usage = {"inputTokens": sum(len(m.content.split()) for m in messages),
-                 "outputTokens": len(pieces)}
+        usage["outputTokens"] = len(pieces)
         yield Completion(model=f"offline/{model}", usage=usage, stop_reason=stop_reason)
+
+
+def offline_tool_call(messages: list[Message], tools: set[str]) -> ToolCall | None:
+    """The tool call the offline model makes for ``messages``, if any: only when the
+    last message is the user's, asks in a recognised form, and that tool is offered."""
+    if not messages or messages[-1].role != "user" or not tools:
+        return None
+    text = messages[-1].content
+    for pattern, name in _TOOL_REQUESTS:
+        match = pattern.match(text)
+        if match is None or name not in tools:
+            continue
+        found = match.groupdict()
+        if name == "exec":
+            arguments: dict[str, object] = {"command": (found["a"] or found["b"]).strip()}
+        elif name == "read":
+            arguments = {"path": found["path"]}
+        elif name == "write":
+            arguments = {"path": found["path"], "content": found["content"]}
+        else:
+            arguments = {"path": found["path"], "oldText": found["old"], "newText": found["new"]}
+        return ToolCall(f"offline_{len(messages)}", name, arguments)
+    return None
 
 
 def offline_reply(messages: list[Message]) -> str:
     """The whole reply the offline model gives to ``messages`` (deterministic)."""
+    if messages and messages[-1].role == "tool":
+        last = messages[-1]
+        result = last.content if len(last.content) <= _RESULT_CHARS else (
+            last.content[:_RESULT_CHARS] + " …")
+        verdict = "failed" if last.is_error else "returned"
+        return f"{LABEL} The {last.tool_name or 'tool'} tool {verdict}: {result}"
     text = next((m.content.strip() for m in reversed(messages) if m.role == "user"), "")
     if not text:
         return f"{LABEL} There is no message to answer."

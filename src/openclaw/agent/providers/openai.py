@@ -2,21 +2,34 @@
 
 One streamed ``POST {baseUrl}/chat/completions`` per call, with
 ``stream_options.include_usage`` so the last chunk before ``data: [DONE]`` carries the
-token usage. Text arrives as ``choices[0].delta.content``; the answer ends at
-``[DONE]``. See :mod:`openclaw.agent.providers.sse` for the HTTP and error handling
-shared with the Anthropic provider.
+token usage. Text arrives as ``choices[0].delta.content``; tool calls arrive as
+``choices[0].delta.tool_calls`` fragments keyed by ``index`` (the first carries the id
+and name, later ones pieces of the JSON ``arguments``) and are assembled here; the
+answer ends at ``[DONE]``. Tools are offered as ``tools: [{type: "function",
+function: {name, description, parameters}}]``; a tool's result goes back as a
+``{role: "tool", tool_call_id, content}`` message. See
+:mod:`openclaw.agent.providers.sse` for the HTTP and error handling shared with the
+Anthropic provider.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 
 from openclaw import __version__
-from openclaw.agent.providers.base import Completion, Delta, Message, ProviderErrorKind
+from openclaw.agent.providers.base import (
+    Completion,
+    Delta,
+    Message,
+    ProviderErrorKind,
+    ToolCall,
+    ToolSpec,
+)
 from openclaw.agent.providers.http_provider import HTTPProvider, decode_object, ended_early
 from openclaw.agent.providers.sse import SSECall
 
@@ -54,28 +67,35 @@ class OpenAIProvider(HTTPProvider):
 
 
     def request_body(self, model: str, messages: list[Message],
-                     max_tokens: int | None = None) -> dict[str, Any]:
+                     max_tokens: int | None = None,
+                     tools: Sequence[ToolSpec] = ()) -> dict[str, Any]:
         """The JSON body of one streamed call (public so tests can check it)."""
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": message.role, "content": message.content}
-                         for message in messages],
+            "messages": [_wire_message(message) for message in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
         if max_tokens is not None:
             body[self._max_tokens_field] = max_tokens
+        if tools:
+            body["tools"] = [{"type": "function", "function": {
+                "name": tool.name, "description": tool.description,
+                "parameters": tool.parameters}} for tool in tools]
         return body
 
     async def stream(self, model: str, messages: list[Message], *, timeout_s: float,
-                     max_tokens: int | None = None) -> AsyncIterator[Delta | Completion]:
-        """Stream the reply: Deltas, then one Completion; ProviderError on failure.
+                     max_tokens: int | None = None, tools: Sequence[ToolSpec] = (),
+                     ) -> AsyncIterator[Delta | ToolCall | Completion]:
+        """Stream the reply: Deltas, then the assembled ToolCalls (if any), then one
+        Completion; ProviderError on failure.
 
         ``timeout_s`` bounds the whole call (connect, first token, every gap, the
         end). Errors are retryable only while no Delta has been yielded.
         """
         call = self._call(self._url, self._headers,
-                          self.request_body(model, messages, max_tokens), timeout_s)
+                          self.request_body(model, messages, max_tokens, tools), timeout_s)
+        calls: dict[int, dict[str, Any]] = {}
         answered_model = model
         usage: dict[str, int] = {}
         stop_reason: str | None = None
@@ -93,6 +113,7 @@ class OpenAIProvider(HTTPProvider):
                         answered_model = chunk["model"]
                     usage = _usage(chunk.get("usage")) or usage
                     text, finish = _choice(chunk.get("choices"))
+                    _collect_tool_calls(chunk.get("choices"), calls)
                     if finish:
                         stop_reason = _STOP_REASONS.get(finish, finish)
                     if text:
@@ -103,7 +124,59 @@ class OpenAIProvider(HTTPProvider):
             await call.drain()
         finally:
             await call.aclose()
+        for index in sorted(calls):
+            yield _tool_call(calls[index], index)
         yield Completion(model=answered_model, usage=usage, stop_reason=stop_reason)
+
+
+def _wire_message(message: Message) -> dict[str, Any]:
+    """One Message as a Chat Completions message."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id,
+                "content": message.content}
+    if message.tool_calls:
+        return {"role": "assistant", "content": message.content or None, "tool_calls": [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
+            for call in message.tool_calls]}
+    return {"role": message.role, "content": message.content}
+
+
+def _collect_tool_calls(choices: Any, calls: dict[int, dict[str, Any]]) -> None:
+    """Add one chunk's ``delta.tool_calls`` fragments to ``calls`` (by index)."""
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return
+    delta = choices[0].get("delta")
+    fragments = delta.get("tool_calls") if isinstance(delta, dict) else None
+    if not isinstance(fragments, list):
+        return
+    for fragment in fragments:
+        if not isinstance(fragment, dict):
+            continue
+        index = fragment.get("index", 0)
+        entry = calls.setdefault(index if isinstance(index, int) else 0,
+                                 {"id": "", "name": "", "arguments": ""})
+        if isinstance(fragment.get("id"), str) and fragment["id"]:
+            entry["id"] = fragment["id"]
+        function = fragment.get("function")
+        if isinstance(function, dict):
+            if isinstance(function.get("name"), str) and function["name"]:
+                entry["name"] = function["name"]
+            if isinstance(function.get("arguments"), str):
+                entry["arguments"] += function["arguments"]
+
+
+def _tool_call(entry: dict[str, Any], index: int) -> ToolCall:
+    """An assembled call; arguments that are not a JSON object make an error call."""
+    call_id = entry["id"] or f"call_{index}"
+    raw = entry["arguments"].strip() or "{}"
+    try:
+        arguments = json.loads(raw)
+    except ValueError:
+        return ToolCall(call_id, entry["name"], {}, f"arguments are not JSON: {raw[:200]!r}")
+    if not isinstance(arguments, dict):
+        return ToolCall(call_id, entry["name"], {}, "arguments are not a JSON object")
+    return ToolCall(call_id, entry["name"], arguments)
 
 
 def _decode(call: SSECall, data: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from openclaw.gateway.dispatch import Dispatcher
 from openclaw.gateway.methods import (
     agent,
+    approvals,
     catalog,
     channels,
     chat,
@@ -24,5 +25,5 @@ __all__ = ["register_all"]
 def register_all(dispatcher: Dispatcher) -> None:
     """Register every method family on ``dispatcher``."""
     for family in (health, system, logs, channels, send, agent, sessions, chat, catalog, config,
-                   cron, service):
+                   cron, service, approvals):
         family.register(dispatcher)

@@ -1,7 +1,6 @@
 """What this gateway has, for clients that draw it: ``agents.list``,
 ``agent.identity.get``, ``models.list``, ``models.authStatus``, ``system.info``, and
-the truthful empty answers to ``exec.approval.list``, ``question.list`` and
-``users.prefs.get``.
+the truthful empty answers to ``question.list`` and ``users.prefs.get``.
 
 OpenClaw's Control UI asks for the agent roster and identity on load and asks again
 at once when they fail, so they must answer; there is one built-in agent, ``main``.
@@ -71,7 +70,7 @@ class AuthStatusParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
 
 
 class ApprovalListParams(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    """``exec.approval.list``: any filter is accepted; there is never anything to list."""
+    """``question.list``: any filter is accepted; there is never anything to list."""
 
 
 class PrefsGetParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -260,10 +259,6 @@ def register(dispatcher: Dispatcher) -> None:
     @dispatcher.register("system.info", READ)
     def system_info(ctx: Context, params: object) -> dict[str, Any]:
         return _system_info(ctx.app)
-
-    @dispatcher.register("exec.approval.list", READ, ApprovalListParams)
-    def exec_approval_list(ctx: Context, params: ApprovalListParams) -> list[Any]:
-        return []  # the agent runs no commands, so nothing ever waits for approval
 
     @dispatcher.register("question.list", READ, ApprovalListParams)
     def question_list(ctx: Context, params: ApprovalListParams) -> dict[str, Any]:
