@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from openclaw.agent.cron_tool import CronJobs, cron_tool
 from openclaw.agent.exec import ExecApprovals, exec_tool
 from openclaw.agent.process import BackgroundProcesses, process_tool
 from openclaw.agent.session_tools import SendText, message_tool, session_tools
@@ -32,11 +33,12 @@ def workspace_path(config: Config, home: Path, state_dir: Path) -> Path:
 
 def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals,
                   environ: Mapping[str, str], redactor: Redactor, *,
-                  sessions: SessionStore | None = None, send: SendText | None = None
-                  ) -> ToolBox:
+                  sessions: SessionStore | None = None, send: SendText | None = None,
+                  cron: CronJobs | None = None) -> ToolBox:
     """``read``, ``write``, ``edit``, ``exec`` and ``process``, ``web_fetch`` (unless
     ``tools.web.fetch.enabled`` is off), ``sessions_list`` and ``sessions_history``
-    (given the transcripts) and ``message`` (given a way to send); none when
+    (given the transcripts), ``message`` (given a way to send) and ``cron`` (given the
+    scheduler); none when
     ``tools.enabled`` is off."""
     box = ToolBox(redactor=redactor)
     if not config.tools.enabled:
@@ -54,4 +56,6 @@ def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals
             box.add(tool)
     if send is not None:
         box.add(message_tool(send))
+    if cron is not None:
+        box.add(cron_tool(cron))
     return box

@@ -37,7 +37,7 @@ from openclaw.agent.workspace import Workspace
 from openclaw.channels.manager import ChannelManager, configured_accounts
 from openclaw.channels.registry import ChannelEnv
 from openclaw.clock import now_ms
-from openclaw.config import Config, parse_duration_ms
+from openclaw.config import Config, CronJobConfig, parse_duration_ms
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.assistant import Assistant
 from openclaw.gateway.bus import EventBus, Session
@@ -357,9 +357,20 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
                                   profile.state_dir / "exec-approvals.json")
         transcripts = SessionStore(db)
         send = sends.deliver_text if channels.order else None
+        class Jobs:  # the scheduler for the cron tool; it is built after the agent
+            def add(self, job: CronJobConfig) -> dict[str, Any]:
+                return cron.add(job)
+
+            def remove(self, job_id: str) -> bool:
+                return cron.remove(job_id)
+
+            def list_jobs(self, include_disabled: bool = True) -> list[dict[str, Any]]:
+                return cron.list_jobs(include_disabled)
+
         tools = builtin_tools(config, workspace, approvals, environ,
                               Redactor(secrets, config.logging.redact_patterns),
-                              sessions=transcripts, send=send)
+                              sessions=transcripts, send=send,
+                              cron=Jobs() if config.cron.enabled else None)
         bootstrap_cap = config.agents.defaults.bootstrap_max_chars
 
         def on_agent_event(payload: dict[str, Any]) -> None:  # agent → agent + chat events

@@ -14,7 +14,9 @@ result:
 * ``run `CMD` `` (or ``run: CMD``, ``exec `CMD` ``) → ``exec {command}``;
 * ``read PATH`` → ``read {path}``;
 * ``write PATH: TEXT`` → ``write {path, content}``;
-* ``edit PATH: OLD -> NEW`` → ``edit {path, oldText, newText}``.
+* ``edit PATH: OLD -> NEW`` → ``edit {path, oldText, newText}``;
+* ``remind me in N minutes to TEXT`` (``s``/``m``/``h``) → ``cron {action: add, in,
+  message: "Reminder: TEXT"}``.
 
 Otherwise, rules applied to the last user message:
 
@@ -65,6 +67,9 @@ _TOOL_REQUESTS: Final = (
                 re.IGNORECASE | re.DOTALL), "write"),
     (re.compile(r"^\s*(?:please\s+)?edit\s+(?P<path>[^\s:]+)\s*:\s?(?P<old>.+?)\s+->\s+"
                 r"(?P<new>.*)$", re.IGNORECASE | re.DOTALL), "edit"),
+    (re.compile(r"^\s*(?:please\s+)?remind\s+me\s+in\s+(?P<n>\d+)\s*(?P<unit>s|secs?|seconds?|"
+                r"m|mins?|minutes?|h|hours?)\s+to\s+(?P<what>.+?)[\s.!]*$",
+                re.IGNORECASE | re.DOTALL), "cron"),
 )
 _RESULT_CHARS: Final = 2000  # of a tool result quoted in the answer
 
@@ -136,6 +141,9 @@ def offline_tool_call(messages: list[Message], tools: set[str]) -> ToolCall | No
             arguments: dict[str, object] = {"command": (found["a"] or found["b"]).strip()}
         elif name == "read":
             arguments = {"path": found["path"]}
+        elif name == "cron":
+            arguments = {"action": "add", "in": found["n"] + found["unit"][0].lower(),
+                         "message": f"Reminder: {found['what']}", "name": "reminder"}
         elif name == "write":
             arguments = {"path": found["path"], "content": found["content"]}
         else:
