@@ -107,6 +107,10 @@ class InProcessGateway:
                 await app.drain(2.0)
                 await server.shutdown("test over", 2.0)
                 app.close()
+                rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in rest:  # nothing may outlive the loop it runs on
+                    task.cancel()
+                await asyncio.gather(*rest, return_exceptions=True)
             self.run(stop())
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)

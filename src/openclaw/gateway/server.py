@@ -385,7 +385,7 @@ class GatewayServer:
                 log.warning("%d client(s) did not close in time; aborting them", len(pending))
                 for ws in sockets:
                     ws.abort()
-        for task in list(self._sessions):
+        for task in [*self._sessions, *self._aside]:  # requests still waiting on work
             task.cancel()
         try:
             await asyncio.wait_for(server.wait_closed(), timeout=max(0.1, drain_s))
