@@ -467,3 +467,36 @@ def test_a_request_whose_run_is_aborted_is_withdrawn(make_gw: MakeGateway) -> No
     assert resolved == {**resolved, "id": requested["id"], "decision": "deny",
                         "resolvedBy": "run-ended"}
     assert raw.request("exec.approval.list", {})["payload"] == []
+
+
+# --------------------------------------------------------------------------- session.tool
+
+
+def test_tool_calls_go_as_session_tool_events_to_the_sessions_subscribers(
+        make_gw: MakeGateway) -> None:
+    gateway = make_gw(FULL)
+    follower, other, bystander = connect(gateway), connect(gateway), connect(gateway)
+    assert follower.request("sessions.messages.subscribe",
+                            {"key": "agent:main:main"})["ok"]
+    assert other.request("sessions.messages.subscribe", {"key": "elsewhere"})["ok"]
+    final, events = run_agent(follower, "run `echo hi`", "st1")
+    assert final["status"] == "ok"
+    tool_agent_events = [e for e in events if e["stream"] == "tool"]
+    follower.next_event("session.message")  # the run's turns are out: all events are in
+    session_tools = [e["payload"] for e in follower.events
+                     if e.get("event") == "session.tool"]
+    assert [t["data"]["phase"] for t in session_tools] == ["start", "result"]
+    assert session_tools == [{**e, "sessionKey": "agent:main:main", "agentId": "main"}
+                             for e in tool_agent_events]
+    assert session_tools[0]["data"]["args"] == {"command": "echo hi"}
+    assert session_tools[1]["data"]["result"] == "hi\n[exit code 0]"
+    # not subscribed to this session, or to none: no session.tool
+    other.request("health", {})
+    bystander.request("health", {})
+    for raw in (other, bystander):
+        assert not [e for e in raw.events if e.get("event") == "session.tool"]
+    # unsubscribed: no more of them
+    follower.request("sessions.messages.unsubscribe", {"key": "main"})
+    follower.events.clear()
+    run_agent(follower, "run `echo again`", "st2")
+    assert not [e for e in follower.events if e.get("event") == "session.tool"]

@@ -72,8 +72,8 @@ log = logging.getLogger("openclaw.gateway")
 DEFAULT_AGENT_ID = "main"
 #: Every event this gateway emits (``hello-ok``'s ``features.events``).
 EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
-          "message", "agent", "chat", "session.message", "sessions.changed", "cron",
-          "exec.approval.requested", "exec.approval.resolved"]
+          "message", "agent", "chat", "session.message", "session.tool", "sessions.changed",
+          "cron", "exec.approval.requested", "exec.approval.resolved"]
 _HOUR_S = 3600
 
 
