@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,7 +70,7 @@ def text_of(final: dict[str, Any]) -> str:
 FULL = {"tools": {"exec": {"security": "full", "ask": "off"}}}
 #: What a gateway without channels offers (``message`` needs a channel).
 BUILTIN = {"read", "write", "edit", "exec", "process", "web_fetch", "sessions_list",
-           "sessions_history"}
+           "sessions_history", "sessions_send", "cron"}
 
 
 def workspace(gateway: InProcessGateway) -> Path:
@@ -235,8 +236,9 @@ def test_bad_arguments_and_unknown_tools_are_error_results(
     assert final["status"] == "ok"
     results = [e["result"] for e in tool_events(events) if e["phase"] == "result"]
     assert results == ["error: missing required argument 'path'",
-                       "error: unknown tool 'launch_rockets' (tools: edit, exec, process, "
-                       "read, sessions_history, sessions_list, web_fetch, write)",
+                       "error: unknown tool 'launch_rockets' (tools: cron, edit, exec, "
+                       "process, read, sessions_history, sessions_list, sessions_send, "
+                       "web_fetch, write)",
                        "error: argument 'path' must be of type string"]
 
 
@@ -467,3 +469,111 @@ def test_a_request_whose_run_is_aborted_is_withdrawn(make_gw: MakeGateway) -> No
     assert resolved == {**resolved, "id": requested["id"], "decision": "deny",
                         "resolvedBy": "run-ended"}
     assert raw.request("exec.approval.list", {})["payload"] == []
+
+
+# --------------------------------------------------------------------------- session.tool
+
+
+def test_tool_calls_go_as_session_tool_events_to_the_sessions_subscribers(
+        make_gw: MakeGateway) -> None:
+    gateway = make_gw(FULL)
+    follower, other, bystander = connect(gateway), connect(gateway), connect(gateway)
+    assert follower.request("sessions.messages.subscribe",
+                            {"key": "agent:main:main"})["ok"]
+    assert other.request("sessions.messages.subscribe", {"key": "elsewhere"})["ok"]
+    final, events = run_agent(follower, "run `echo hi`", "st1")
+    assert final["status"] == "ok"
+    tool_agent_events = [e for e in events if e["stream"] == "tool"]
+    follower.next_event("session.message")  # the run's turns are out: all events are in
+    session_tools = [e["payload"] for e in follower.events
+                     if e.get("event") == "session.tool"]
+    assert [t["data"]["phase"] for t in session_tools] == ["start", "result"]
+    assert session_tools == [{**e, "sessionKey": "agent:main:main", "agentId": "main"}
+                             for e in tool_agent_events]
+    assert session_tools[0]["data"]["args"] == {"command": "echo hi"}
+    assert session_tools[1]["data"]["result"] == "hi\n[exit code 0]"
+    # not subscribed to this session, or to none: no session.tool
+    other.request("health", {})
+    bystander.request("health", {})
+    for raw in (other, bystander):
+        assert not [e for e in raw.events if e.get("event") == "session.tool"]
+    # unsubscribed: no more of them
+    follower.request("sessions.messages.unsubscribe", {"key": "main"})
+    follower.events.clear()
+    run_agent(follower, "run `echo again`", "st2")
+    assert not [e for e in follower.events if e.get("event") == "session.tool"]
+
+
+# --------------------------------------------------------------------------- sessions_send
+
+
+def test_sessions_send_runs_a_turn_in_another_session_and_answers_its_reply(
+        make_gw: MakeGateway, models: FakeModels) -> None:
+    gateway = make_gw(openai(models))
+    raw = connect(gateway)
+    models.reply_tool_calls([ScriptedCall("sessions_send", {
+        "sessionKey": "agent:main:notes", "message": "remember milk"}, id="call_s")])
+    models.reply("Noted: milk.")  # the turn in "notes"
+    models.reply("Passed it on.")  # the caller, after the tool's result
+    final, events = run_agent(raw, "tell notes to remember milk", "ss1")
+    assert final["status"] == "ok" and text_of(final) == "Passed it on."
+    result = tool_events(events)[1]
+    assert not result["isError"], result
+    answer = json.loads(result["result"])
+    assert answer == {"runId": "sessions_send:ss1:call_s", "sessionKey": "agent:main:notes",
+                      "status": "ok", "reply": "Noted: milk."}
+    # the turn is in that session's transcript, as a run of its own
+    history = raw.request("chat.history", {"sessionKey": "agent:main:notes"})["payload"]
+    texts = [m["content"][0]["text"] for m in history["messages"]]
+    assert texts == ["remember milk", "Noted: milk."]
+    waited = raw.request("agent.wait", {"runId": "sessions_send:ss1:call_s"})["payload"]
+    assert waited["status"] == "ok"
+    # the same run and call again find that run: no new turn, no model call
+    calls = len(models.bodies("openai"))
+    status, again = gateway.run(_submit_again(gateway, "sessions_send:ss1:call_s"))
+    assert status == "final" and again["status"] == "ok"
+    assert len(models.bodies("openai")) == calls
+
+
+async def _submit_again(gateway: InProcessGateway, run_id: str) -> tuple[str, Any]:
+    return gateway.app.agent.submit(run_id, "remember milk", session_key="notes")
+
+
+def test_sessions_send_refusals_idempotency_and_a_slow_reply() -> None:
+    import asyncio
+
+    from openclaw.agent.session_tools import sessions_send_tool
+    from openclaw.agent.tools import ToolContext, ToolError
+
+    submitted: list[tuple[str, str, str]] = []
+
+    async def scenario() -> None:
+        futures: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+        def submit(run_id: str, key: str, message: str) -> asyncio.Future[dict[str, Any]]:
+            submitted.append((run_id, key, message))
+            return futures.setdefault(run_id, asyncio.get_running_loop().create_future())
+
+        tool = sessions_send_tool(submit)
+        context = ToolContext("r1", "main", "c1")
+        slow = await tool.handler({"sessionKey": "other", "message": "hi",
+                                   "waitSeconds": 0.05}, context)
+        assert json.loads(slow) == {"runId": "sessions_send:r1:c1",
+                                    "sessionKey": "agent:main:other", "status": "running"}
+        futures["sessions_send:r1:c1"].set_result(
+            {"status": "ok", "result": {"payloads": [{"text": "hello back"}]}})
+        again = await tool.handler({"sessionKey": "agent:main:other", "message": "hi"},
+                                   context)
+        assert json.loads(again)["reply"] == "hello back"
+        assert [s[0] for s in submitted] == ["sessions_send:r1:c1"] * 2
+        for arguments, ctx, said in [
+                ({"sessionKey": "main", "message": "x"}, context, "its own session"),
+                ({"sessionKey": "other", "message": "x"},
+                 ToolContext("sessions_send:r0:c0", "x", "c2"), "cannot send on"),
+                ({"sessionKey": "agent:ops:x", "message": "x"}, context, "unknown session"),
+                ({"sessionKey": "other", "message": "  "}, context, "must not be empty")]:
+            with pytest.raises(ToolError, match=said):
+                await tool.handler(arguments, ctx)
+        assert len(submitted) == 2
+
+    asyncio.run(scenario())

@@ -8,7 +8,13 @@ from pathlib import Path
 from openclaw.agent.cron_tool import CronJobs, cron_tool
 from openclaw.agent.exec import ExecApprovals, exec_tool
 from openclaw.agent.process import BackgroundProcesses, process_tool
-from openclaw.agent.session_tools import SendText, message_tool, session_tools
+from openclaw.agent.session_tools import (
+    SendText,
+    SubmitTurn,
+    message_tool,
+    session_tools,
+    sessions_send_tool,
+)
 from openclaw.agent.store import SessionStore
 from openclaw.agent.tools import ToolBox
 from openclaw.agent.webfetch import web_fetch_tool
@@ -34,11 +40,12 @@ def workspace_path(config: Config, home: Path, state_dir: Path) -> Path:
 def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals,
                   environ: Mapping[str, str], redactor: Redactor, *,
                   sessions: SessionStore | None = None, send: SendText | None = None,
-                  cron: CronJobs | None = None) -> ToolBox:
+                  cron: CronJobs | None = None, submit: SubmitTurn | None = None
+                  ) -> ToolBox:
     """``read``, ``write``, ``edit``, ``exec`` and ``process``, ``web_fetch`` (unless
     ``tools.web.fetch.enabled`` is off), ``sessions_list`` and ``sessions_history``
-    (given the transcripts), ``message`` (given a way to send) and ``cron`` (given the
-    scheduler); none when
+    (given the transcripts), ``sessions_send`` (given the runtime's submit),
+    ``message`` (given a way to send) and ``cron`` (given the scheduler); none when
     ``tools.enabled`` is off."""
     box = ToolBox(redactor=redactor)
     if not config.tools.enabled:
@@ -54,6 +61,8 @@ def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals
     if sessions is not None:
         for tool in session_tools(sessions):
             box.add(tool)
+    if submit is not None:
+        box.add(sessions_send_tool(submit))
     if send is not None:
         box.add(message_tool(send))
     if cron is not None:

@@ -72,8 +72,8 @@ log = logging.getLogger("openclaw.gateway")
 DEFAULT_AGENT_ID = "main"
 #: Every event this gateway emits (``hello-ok``'s ``features.events``).
 EVENTS = ["connect.challenge", "tick", "presence", "health", "heartbeat", "shutdown",
-          "message", "agent", "chat", "session.message", "sessions.changed", "cron",
-          "exec.approval.requested", "exec.approval.resolved"]
+          "message", "agent", "chat", "session.message", "session.tool", "sessions.changed",
+          "cron", "exec.approval.requested", "exec.approval.resolved"]
 _HOUR_S = 3600
 
 
@@ -367,10 +367,17 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
             def list_jobs(self, include_disabled: bool = True) -> list[dict[str, Any]]:
                 return cron.list_jobs(include_disabled)
 
+        def submit_turn(run_id: str, key: str, message: str
+                        ) -> asyncio.Future[dict[str, Any]] | dict[str, Any]:
+            """``sessions_send``'s way in: the runtime's submit (built after the tools)."""
+            _, run = agent.submit(run_id, message, session_key=key)
+            return run if isinstance(run, dict) else run.final
+
         tools = builtin_tools(config, workspace, approvals, environ,
                               Redactor(secrets, config.logging.redact_patterns),
                               sessions=transcripts, send=send,
-                              cron=Jobs() if config.cron.enabled else None)
+                              cron=Jobs() if config.cron.enabled else None,
+                              submit=submit_turn)
         bootstrap_cap = config.agents.defaults.bootstrap_max_chars
 
         def on_agent_event(payload: dict[str, Any]) -> None:  # agent → agent + chat events

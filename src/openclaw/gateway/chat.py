@@ -7,8 +7,8 @@ on, turns it into what chat clients read:
 * ``chat`` events to every reader: ``delta`` (the new text as ``deltaText`` and the
   whole reply so far as ``message``), then one of ``final``, ``aborted`` or ``error``;
 * ``session.message`` events, one per transcript entry a run (or ``chat.inject``)
-  adds, only to connections subscribed to that session
-  (``sessions.messages.subscribe``);
+  adds, and ``session.tool`` events, one per tool call's start and result, only to
+  connections subscribed to that session (``sessions.messages.subscribe``);
 * ``sessions.changed`` events, with the session's row, only to connections
   subscribed with ``sessions.subscribe``.
 
@@ -118,6 +118,10 @@ class ChatService:
         """The runtime's ``emit``: pass the ``agent`` event on, then the chat view."""
         self.run_events.publish(payload)
         stream = self._streams.get(payload["runId"])
+        if payload["stream"] == "tool":
+            if stream is not None:
+                self._tool(stream, payload)
+            return
         if payload["stream"] == "assistant":
             if stream is not None:
                 self._delta(stream, payload["data"]["text"])
@@ -133,6 +137,17 @@ class ChatService:
         if payload["data"].get("phase") == "start":
             self.meta.ensure(run.session_key)
             self.changed(run.session_key, "agent.run.started")
+
+    def _tool(self, stream: _Stream, payload: dict[str, Any]) -> None:
+        """A tool call's start or result as ``session.tool``, to the connections that
+        follow the run's session (a transcript view shows the call while it runs, not
+        only once the run's turns are written)."""
+        key = stream.run.session_key
+        if not self.message_subscribers(key):
+            return
+        self.bus.broadcast("session.tool", {**payload, "sessionKey": stream.wire,
+                                            "agentId": AGENT_ID}, scope=READ_SCOPE,
+                           where=lambda s: key in s.extra.get(_MESSAGE_SUBS, ()))
 
     def _chat(self, stream: _Stream, state: str, **fields: Any) -> None:
         stream.seq += 1

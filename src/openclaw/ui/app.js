@@ -1,8 +1,10 @@
 // The Control UI shell: takes the token from the URL fragment (then removes it from
 // the address bar), connects, shows the connection state, asks for a token when the
-// gateway refuses the one it has, and routes #/view to a view module. Views get the
+// gateway refuses the one it has, shows exec approvals over every view (approvals.js),
+// and routes #/view to a view module. Views get the
 // shared client and their own element; see views/README.md.
 
+import { mountApprovals } from "./approvals.js";
 import { GatewayClient } from "./gateway.js";
 import { clear, duration, h } from "./dom.js";
 
@@ -138,4 +140,6 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 route();
+// before start(), so the first connect already loads the pending approvals
+mountApprovals(document.getElementById("approvals"), gateway);
 gateway.start();
