@@ -8,7 +8,7 @@ exact command from now on.
 
 from __future__ import annotations
 
-from openclaw.cli.common import resolve_target, timeout_s, wants_json
+from openclaw.cli.common import call_gateway, wants_json
 from openclaw.cli.render import emit
 from openclaw.result import CommandResult
 
@@ -27,12 +27,6 @@ def usage(ns: argparse.Namespace) -> int:
     raise UsageError("openclaw approvals needs a subcommand: list, approve, deny")
 
 
-def _call(ns: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
-    from openclaw.client.sync import call_once
-
-    target = resolve_target(ns)
-    return call_once(target.url, method, params, token=target.token, password=target.password,
-                     timeout=timeout_s(ns))
 
 
 class PendingList(CommandResult):
@@ -78,17 +72,17 @@ class Resolved(CommandResult):
 
 def list_pending(ns: argparse.Namespace) -> int:
     """The pending requests."""
-    return emit(PendingList(_call(ns, "exec.approval.list", {})), wants_json(ns))
+    return emit(PendingList(call_gateway(ns, "exec.approval.list", {})), wants_json(ns))
 
 
 def approve(ns: argparse.Namespace) -> int:
     """Let the command of request ``id`` run (once, or always with ``--always``)."""
     decision = "allow-always" if ns.always else "allow-once"
-    return emit(Resolved(_call(ns, "exec.approval.resolve",
+    return emit(Resolved(call_gateway(ns, "exec.approval.resolve",
                                {"id": ns.id, "decision": decision})), wants_json(ns))
 
 
 def deny(ns: argparse.Namespace) -> int:
     """Refuse the command of request ``id`` (the model is told it was denied)."""
-    return emit(Resolved(_call(ns, "exec.approval.resolve", {"id": ns.id, "decision": "deny"})),
-                wants_json(ns))
+    answer = call_gateway(ns, "exec.approval.resolve", {"id": ns.id, "decision": "deny"})
+    return emit(Resolved(answer), wants_json(ns))

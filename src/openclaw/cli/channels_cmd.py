@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from openclaw.cli.common import resolve_target, timeout_s, wants_json
+from openclaw.cli.common import call_gateway, resolve_target, timeout_s, wants_json
 from openclaw.cli.render import emit
 from openclaw.result import CommandResult
 
@@ -33,12 +33,6 @@ def usage(ns: argparse.Namespace) -> int:
     raise UsageError("openclaw channels needs a subcommand: list, status, login, logout")
 
 
-def _call(ns: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
-    from openclaw.client.sync import call_once
-
-    target = resolve_target(ns)
-    return call_once(target.url, method, params, token=target.token, password=target.password,
-                     timeout=timeout_s(ns))
 
 
 def _account_line(name: str, snap: dict[str, Any]) -> str:
@@ -95,7 +89,7 @@ class ChannelsView(CommandResult):
 def _view(ns: argparse.Namespace, detailed: bool) -> int:
     from openclaw.channels.registry import all_specs
 
-    payload: dict[str, Any] = dict(_call(ns, "channels.status", {}))
+    payload: dict[str, Any] = dict(call_gateway(ns, "channels.status", {}))
     payload["registered"] = [{"name": spec.name, "label": spec.label,
                               "capabilities": spec.capabilities.to_wire()}
                              for spec in all_specs()]
@@ -203,4 +197,4 @@ def logout(ns: argparse.Namespace) -> int:
     params: dict[str, Any] = {"channel": ns.channel}
     if ns.account:
         params["accountId"] = ns.account
-    return emit(LogoutResult(_call(ns, "channels.logout", params)), wants_json(ns))
+    return emit(LogoutResult(call_gateway(ns, "channels.logout", params)), wants_json(ns))

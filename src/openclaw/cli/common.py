@@ -15,9 +15,11 @@ TYPE_CHECKING = False  # typing and dataclasses cost import time on the CLI path
 if TYPE_CHECKING:
     import argparse
     from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "Target",
+    "call_gateway",
     "display_path",
     "explain",
     "profile_of",
@@ -128,3 +130,14 @@ def explain(exc: OpenClawError, ns: argparse.Namespace) -> None:
         exc.hint = auth_hint(code, explicit_url=target.explicit,
                              token_source=target.token_source,
                              token_file=display_path(profile_of(ns).token_path))
+
+
+def call_gateway(ns: argparse.Namespace, method: str, params: dict[str, Any] | None = None,
+                 *, expect_final: bool = False) -> Any:
+    """Call ``method`` on the gateway the command line names (one connection, closed
+    after the answer, bounded by ``--timeout``); raises the client's errors."""
+    from openclaw.client.sync import call_once
+
+    target = resolve_target(ns)
+    return call_once(target.url, method, params, token=target.token, password=target.password,
+                     timeout=timeout_s(ns), expect_final=expect_final)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from openclaw.cli.common import resolve_target, timeout_s, wants_json
+from openclaw.cli.common import call_gateway, wants_json
 from openclaw.cli.render import emit
 from openclaw.result import CommandResult
 
@@ -22,12 +22,6 @@ def usage(ns: argparse.Namespace) -> int:
     raise UsageError("openclaw cron needs a subcommand: list, add, remove, run")
 
 
-def _call(ns: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
-    from openclaw.client.sync import call_once
-
-    target = resolve_target(ns)
-    return call_once(target.url, method, params, token=target.token, password=target.password,
-                     timeout=timeout_s(ns))
 
 
 def _when(ms: int | None) -> str:
@@ -98,7 +92,7 @@ class JobAnswer(CommandResult):
 def list_jobs(ns: argparse.Namespace) -> int:
     """The scheduled jobs (enabled ones; ``--all`` for every job)."""
     params = {"includeDisabled": bool(ns.all), "limit": 500, "sortBy": "nextRunAtMs"}
-    return emit(JobList(_call(ns, "cron.list", params)), wants_json(ns))
+    return emit(JobList(call_gateway(ns, "cron.list", params)), wants_json(ns))
 
 
 def add(ns: argparse.Namespace) -> int:
@@ -131,14 +125,15 @@ def add(ns: argparse.Namespace) -> int:
         if ns.account:
             delivery["accountId"] = ns.account
         params["delivery"] = delivery
-    return emit(JobAnswer(_call(ns, "cron.add", params), "added"), wants_json(ns))
+    return emit(JobAnswer(call_gateway(ns, "cron.add", params), "added"), wants_json(ns))
 
 
 def remove(ns: argparse.Namespace) -> int:
     """Remove a job and its run history."""
-    return emit(JobAnswer(_call(ns, "cron.remove", {"id": ns.id}), "removed"), wants_json(ns))
+    answer = call_gateway(ns, "cron.remove", {"id": ns.id})
+    return emit(JobAnswer(answer, "removed"), wants_json(ns))
 
 
 def run(ns: argparse.Namespace) -> int:
     """Run a job now (its schedule is unchanged)."""
-    return emit(JobAnswer(_call(ns, "cron.run", {"id": ns.id}), "run"), wants_json(ns))
+    return emit(JobAnswer(call_gateway(ns, "cron.run", {"id": ns.id}), "run"), wants_json(ns))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from openclaw.cli.common import profile_of, resolve_target, timeout_s, wants_json
+from openclaw.cli.common import call_gateway, profile_of, wants_json
 from openclaw.cli.render import emit, paint, use_color
 from openclaw.errors import OpenClawError, UsageError
 from openclaw.result import CommandResult
@@ -49,15 +49,6 @@ def _record_failure(profile: Profile, exc: OpenClawError) -> None:
                          or running_port(profile) is not None)
 
 
-def _call(ns: argparse.Namespace, method: str, params: dict[str, Any] | None,
-          expect_final: bool = False) -> Any:
-    from openclaw.client.sync import call_once
-
-    target = resolve_target(ns)
-    return call_once(
-        target.url, method, params, token=target.token, password=target.password,
-        timeout=timeout_s(ns), expect_final=expect_final,
-    )
 
 
 def duration(ms: int) -> str:
@@ -159,7 +150,7 @@ def _account_lines(account_id: str, account: dict[str, Any], color: bool) -> lis
 
 def health(ns: argparse.Namespace) -> int:
     """Print the health snapshot; non-zero when the gateway cannot be reached."""
-    snapshot = _call(ns, "health", {})
+    snapshot = call_gateway(ns, "health", {})
     return emit(HealthResult(snapshot, bool(getattr(ns, "verbose", False))), wants_json(ns))
 
 
@@ -186,5 +177,5 @@ def call(ns: argparse.Namespace) -> int:
         raise UsageError(f"--params is not valid JSON: {exc}") from None
     if not isinstance(params, dict):
         raise UsageError("--params must be a JSON object, e.g. '{\"limit\": 50}'")
-    result = _call(ns, ns.method, params, expect_final=ns.expect_final)
+    result = call_gateway(ns, ns.method, params, expect_final=ns.expect_final)
     return emit(CallResult(result), True)

@@ -6,7 +6,7 @@ through the gateway (``channels.pairing.list`` / ``channels.pairing.approve``).
 
 from __future__ import annotations
 
-from openclaw.cli.common import resolve_target, timeout_s, wants_json
+from openclaw.cli.common import call_gateway, wants_json
 from openclaw.cli.render import emit
 from openclaw.result import CommandResult
 
@@ -25,12 +25,6 @@ def usage(ns: argparse.Namespace) -> int:
     raise UsageError("openclaw pairing needs a subcommand: list, approve")
 
 
-def _call(ns: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
-    from openclaw.client.sync import call_once
-
-    target = resolve_target(ns)
-    return call_once(target.url, method, params, token=target.token, password=target.password,
-                     timeout=timeout_s(ns))
 
 
 class PairingList(CommandResult):
@@ -59,7 +53,7 @@ class PairingList(CommandResult):
 def list_requests(ns: argparse.Namespace) -> int:
     """Pending pairing requests (of one channel when given)."""
     params = {"channel": ns.channel} if ns.channel else {}
-    return emit(PairingList(_call(ns, "channels.pairing.list", params)), wants_json(ns))
+    return emit(PairingList(call_gateway(ns, "channels.pairing.list", params)), wants_json(ns))
 
 
 class Approved(CommandResult):
@@ -83,4 +77,4 @@ def approve(ns: argparse.Namespace) -> int:
     params: dict[str, Any] = {"channel": ns.channel, "code": ns.code}
     if ns.account:
         params["accountId"] = ns.account
-    return emit(Approved(_call(ns, "channels.pairing.approve", params)), wants_json(ns))
+    return emit(Approved(call_gateway(ns, "channels.pairing.approve", params)), wants_json(ns))
