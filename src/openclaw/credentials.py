@@ -46,7 +46,9 @@ def load_or_create_token(profile: Profile) -> tuple[str, bool]:
     ensure_private_dir(path.parent)
     import secrets
 
-    token = secrets.token_urlsafe(32)
+    # 256 bits in hex: no leading "-", which a command line would read as a flag
+    # (`--token -x…`), and nothing that needs quoting in a URL fragment or a shell
+    token = secrets.token_hex(32)
     write_atomic(path, token + "\n", 0o600)
     return token, True
 

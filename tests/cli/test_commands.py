@@ -353,3 +353,15 @@ def test_status_overview_with_the_gateway_down(home: Path) -> None:
     assert document["ok"] is False and document["gateway"]["reachable"] is False
     assert document["gateway"]["error"]["kind"] == "unreachable"
     assert document["channels"] is None and document["model"] is None
+
+
+def test_a_generated_token_never_reads_as_a_flag(tmp_path: Path) -> None:
+    """Every generated token is safe after ``--token`` on a command line."""
+    from openclaw.credentials import load_or_create_token
+    from openclaw.paths import resolve_profile
+
+    for index in range(200):
+        home = tmp_path / f"h{index}"
+        home.mkdir()
+        token, created = load_or_create_token(resolve_profile(env={"HOME": str(home)}))
+        assert created and not token.startswith("-") and len(token) == 64
