@@ -30,6 +30,7 @@ __all__ = [
     "OutboundMessage",
     "SendReceipt",
     "TargetError",
+    "split_text",
 ]
 
 
@@ -141,3 +142,30 @@ class LoginChannel(Channel, Protocol):
 
     async def logout(self) -> bool:
         """Unlink the account and delete its credentials; True when there were any."""
+
+
+def split_text(text: str, limit: int, units: Callable[[str], int] = lambda char: 1
+               ) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` units (``units`` counts one
+    character: 1 by default; Telegram counts UTF-16 code units), cut at a line break,
+    or else a space, when there is one in the second half of a piece."""
+    chunks: list[str] = []
+    while sum(units(char) for char in text) > limit:
+        end = used = 0
+        for char in text:
+            used += units(char)
+            if used > limit:
+                break
+            end += 1
+        cut = text.rfind("\n", end // 2, end)
+        if cut <= 0:
+            cut = text.rfind(" ", end // 2, end)
+        if cut > 0:  # drop the separator itself
+            chunks.append(text[:cut])
+            text = text[cut + 1:]
+        else:
+            chunks.append(text[:end])
+            text = text[end:]
+    if text:
+        chunks.append(text)
+    return chunks

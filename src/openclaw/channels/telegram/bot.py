@@ -37,6 +37,7 @@ from openclaw.channels.base import (
     OutboundMessage,
     SendReceipt,
     TargetError,
+    split_text,
 )
 from openclaw.channels.telegram import CHANNEL, TelegramAccount
 from openclaw.httptransport import channel_transport
@@ -173,7 +174,7 @@ class TelegramChannel:
                 caption = message.text
             else:
                 steps.extend(("sendMessage", {"chat_id": chat_id, "text": chunk}, None)
-                             for chunk in _split_text(message.text, _TEXT_LIMIT))
+                             for chunk in split_text(message.text, _TEXT_LIMIT, _utf16_units))
         for index, (method, field_name, value) in enumerate(items):
             params: dict[str, Any] = {"chat_id": chat_id}
             if index == 0 and caption is not None:
@@ -421,27 +422,7 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _split_text(text: str, limit: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` UTF-16 units, at a line break
-    (or else a space) when there is one in the second half of a piece."""
-    chunks: list[str] = []
-    while _utf16_len(text) > limit:
-        end = 0
-        units = 0
-        for char in text:
-            units += 2 if ord(char) > 0xFFFF else 1
-            if units > limit:
-                break
-            end += 1
-        cut = text.rfind("\n", end // 2, end)
-        if cut <= 0:
-            cut = text.rfind(" ", end // 2, end)
-        if cut > 0:  # drop the separator itself
-            chunks.append(text[:cut])
-            text = text[cut + 1:]
-        else:
-            chunks.append(text[:end])
-            text = text[end:]
-    if text:
-        chunks.append(text)
-    return chunks
+def _utf16_units(char: str) -> int:
+    """UTF-16 code units of one character (2 outside the Basic Multilingual Plane)."""
+    return 2 if ord(char) > 0xFFFF else 1
+

@@ -39,6 +39,7 @@ from openclaw.channels.base import (
     InboundSink,
     OutboundMessage,
     SendReceipt,
+    split_text,
 )
 from openclaw.channels.whatsapp import CHANNEL, LOGIN_HINT, WhatsAppAccount
 from openclaw.channels.whatsapp.events import (
@@ -358,7 +359,7 @@ class WhatsAppChannel:
         if message.text and items and items[0][0] != "audio" and len(message.text) <= 1024:
             caption = message.text
         elif message.text:
-            steps += [("text", chunk) for chunk in _split_text(message.text, limit)]
+            steps += [("text", chunk) for chunk in split_text(message.text, limit)]
         for index, item in enumerate(items):
             steps.append(("media", (*item, caption if index == 0 else None)))
         ids: list[str] = []
@@ -554,21 +555,3 @@ async def _download(url: str, cap: int) -> tuple[bytes, str]:
         raise ChannelError(f"cannot fetch media {url}: {type(exc).__name__}: {exc}",
                            transient=True) from None
 
-
-def _split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at a line break or space when one
-    is in the second half of a piece."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", limit // 2, limit)
-        if cut <= 0:
-            cut = text.rfind(" ", limit // 2, limit)
-        if cut > 0:
-            chunks.append(text[:cut])
-            text = text[cut + 1:]
-        else:
-            chunks.append(text[:limit])
-            text = text[limit:]
-    if text:
-        chunks.append(text)
-    return chunks
