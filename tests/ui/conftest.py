@@ -29,6 +29,7 @@ from browser import (
     chromium_missing,
     fetch_openclaw_package,
 )
+from fake_models import FakeModels
 from inprocess import InProcessGateway
 
 
@@ -96,11 +97,28 @@ def ui_gateway(tmp_path: Path) -> Iterator[InProcessGateway]:
 
 
 @pytest.fixture
-def own_ui(tmp_path: Path) -> Iterator[InProcessGateway]:
-    """A gateway serving this project's own Control UI (in-process, free port)."""
-    home = tmp_path / "own-ui-home"
+def own_ui(ui_gateway: InProcessGateway) -> InProcessGateway:
+    """A gateway serving this project's own Control UI (the same in-process gateway)."""
+    return ui_gateway
+
+
+@pytest.fixture
+def models() -> Iterator[FakeModels]:
+    """The OpenAI-compatible fake model server."""
+    with FakeModels(api_key="test-key") as fake:
+        yield fake
+
+
+@pytest.fixture
+def chat_gateway(tmp_path: Path, models: FakeModels) -> Iterator[InProcessGateway]:
+    """A gateway serving the UI whose default model streams from the fake (``local``)."""
+    home = tmp_path / "chat-home"
     home.mkdir()
-    gateway = InProcessGateway(home).start()
+    config = {"agents": {"defaults": {"model": "local/test-model"}},
+              "models": {"providers": {"local": {"api": "openai-completions",
+                                                 "baseUrl": models.openai_base_url,
+                                                 "apiKey": "test-key"}}}}
+    gateway = InProcessGateway(home, config=config).start()
     try:
         yield gateway
     finally:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,27 +56,10 @@ SAME_METHOD_MAX = 4
 
 
 @pytest.fixture
-def models() -> Iterator[FakeModels]:
+def models(models: FakeModels) -> FakeModels:
     """The fake model server; pieces arrive 150 ms apart, so a reply streams."""
-    with FakeModels(api_key="test-key") as fake:
-        fake.delay_pieces(0.15)
-        yield fake
-
-
-@pytest.fixture
-def chat_gateway(tmp_path: Path, models: FakeModels) -> Iterator[InProcessGateway]:
-    """A gateway whose default model is the fake server's (provider ``local``)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = {"agents": {"defaults": {"model": "local/test-model"}},
-              "models": {"providers": {"local": {"api": "openai-completions",
-                                                 "baseUrl": models.openai_base_url,
-                                                 "apiKey": "test-key"}}}}
-    gateway = InProcessGateway(home, config=config).start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
+    models.delay_pieces(0.15)
+    return models
 
 
 def open_chat(page: Any, server: StaticServer, gateway: InProcessGateway) -> Any:

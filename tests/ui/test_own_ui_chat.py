@@ -3,7 +3,7 @@ OpenAI-compatible fake on loopback, so replies really stream through the gateway
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +18,6 @@ pytestmark = pytest.mark.timeout(120)
 TOKEN_FREE = "the token must not appear"
 
 
-@pytest.fixture
-def models() -> Iterator[FakeModels]:
-    with FakeModels(api_key="test-key") as fake:
-        yield fake
-
-
-@pytest.fixture
-def chat_gateway(tmp_path: Path, models: FakeModels) -> Iterator[InProcessGateway]:
-    """A gateway serving the UI whose default model streams from the fake."""
-    home = tmp_path / "chat-home"
-    home.mkdir()
-    config = {"agents": {"defaults": {"model": "local/test-model"}},
-              "models": {"providers": {"local": {"api": "openai-completions",
-                                                 "baseUrl": models.openai_base_url,
-                                                 "apiKey": "test-key"}}}}
-    gateway = InProcessGateway(home, config=config).start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
 
 
 def expect() -> Any:
