@@ -21,14 +21,15 @@ import ipaddress
 import re
 import socket
 from html.parser import HTMLParser
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from openclaw.agent.providers.base import ToolSpec
 from openclaw.agent.tools import Tool, ToolContext, ToolError
 from openclaw.config import WebFetchConfig
+
+if TYPE_CHECKING:  # httpx is imported on the first fetch, not at gateway start
+    import httpx
 
 __all__ = ["MAX_REDIRECTS", "extract_text", "web_fetch_tool"]
 
@@ -124,6 +125,8 @@ def web_fetch_tool(config: WebFetchConfig,
     """The ``web_fetch`` tool under ``config`` (``transport``: tests may give one)."""
 
     def client() -> httpx.AsyncClient:
+        import httpx
+
         from openclaw.httptransport import channel_transport
 
         return httpx.AsyncClient(transport=transport or channel_transport(max_connections=4),
@@ -132,6 +135,8 @@ def web_fetch_tool(config: WebFetchConfig,
                                           "accept": "text/html, text/*;q=0.9, */*;q=0.5"})
 
     async def fetch(arguments: dict[str, Any], context: ToolContext) -> str:
+        import httpx
+
         mode = arguments.get("extractMode") or "markdown"
         if mode not in ("markdown", "text"):
             raise ToolError('extractMode must be "markdown" or "text"')
@@ -175,6 +180,8 @@ def web_fetch_tool(config: WebFetchConfig,
 async def _get(http: httpx.AsyncClient, url: httpx.URL, config: WebFetchConfig
                ) -> tuple[int, str, str, bytes]:
     """Follow up to MAX_REDIRECTS redirects (each hop checked); the final answer."""
+    import httpx
+
     for _ in range(MAX_REDIRECTS + 1):
         await _check_host(url, config.allow_private_network)
         async with http.stream("GET", url) as response:
