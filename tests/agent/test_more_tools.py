@@ -205,11 +205,17 @@ def test_background_commands_are_polled_and_killed(tmp_path: Path) -> None:
                                                 "done; echo two", "background": True})
         session = started.split("sessionId ")[1].split(".")[0]
         async def poll_until(text: str) -> str:
+            """Polls until `text` shows; each poll gives only the output since the last one,
+            so the answers are joined (output lines only, the status line of the last)."""
+            output = ""
             async with asyncio.timeout(10):  # the model polls; here, until it shows
-                while text not in (answer := await use("process", {"action": "poll",
-                                                                   "sessionId": session})):
+                while True:
+                    answer = await use("process", {"action": "poll", "sessionId": session})
+                    body, _, status = answer.rpartition("\n")
+                    output += body + "\n" if body else ""
+                    if text in answer:
+                        return output + status
                     await asyncio.sleep(0.005)  # let the output reader run between polls
-            return answer
 
         await poll_until("one")
         (tmp_path / "go").write_text("")
