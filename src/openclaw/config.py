@@ -21,6 +21,7 @@ from openclaw.schema import Section, describe_validation_error
 
 __all__ = [
     "AuthConfig",
+    "BackupConfig",
     "Config",
     "ControlUiConfig",
     "CronConfig",
@@ -290,6 +291,20 @@ class MessagesConfig(Section, frozen=True):
     inbox_retention: str = "7d"
 
 
+class BackupConfig(Section, frozen=True):
+    """The gateway's automatic backup (``openclaw backup``; ``docs/backup.md``).
+
+    Every ``every`` (at least 1m) the gateway archives its database, config,
+    credentials and workspace into ``dir`` (default ``<state dir>/backups``) from a
+    worker thread, and keeps the newest ``keep`` automatic archives.
+    """
+
+    enabled: bool = True
+    every: str = "1d"
+    keep: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 7
+    dir: str | None = None
+
+
 class ModelProviderConfig(Section, frozen=True):
     """``models.providers.<id>``: an endpoint speaking one of the supported APIs."""
 
@@ -320,8 +335,11 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename={"s
     models: ModelsConfig = msgspec.field(default_factory=ModelsConfig)
     cron: CronConfig = msgspec.field(default_factory=CronConfig)
     tools: ToolsConfig = msgspec.field(default_factory=ToolsConfig)
+    backup: BackupConfig = msgspec.field(default_factory=BackupConfig)
 
 
+#: The shortest ``backup.every``: each backup reads the whole database and workspace.
+MIN_BACKUP_EVERY_MS = 60_000
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 60_000}
 
@@ -356,6 +374,11 @@ def _check(config: Config, source: str | None) -> None:
             source, "agents.defaults.heartbeat.every", "must be at least 1s (or 0 to turn it off)"
         )
     _check_cron(config.cron, source)
+    try:
+        if parse_duration_ms(config.backup.every) < MIN_BACKUP_EVERY_MS:
+            raise ValueError("must be at least 1m")
+    except ValueError as exc:
+        raise ConfigError(source, "backup.every", str(exc)) from None
     for key in ("send_timeout", "retention", "inbox_retention"):
         name = "messages." + "".join(
             part if i == 0 else part.title() for i, part in enumerate(key.split("_")))

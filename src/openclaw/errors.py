@@ -14,7 +14,8 @@ Exit statuses (documented in ``docs/exit-codes.md``; keep the two in step)::
     3   ``gateway status``: the gateway is not running (LSB)
     69  the gateway is unreachable (refused, timed out, closed during handshake)
     77  the gateway refused the credentials
-    78  invalid configuration (the gateway exits 78 so supervisors stop relaunching)
+    78  invalid configuration, or a damaged database (the gateway exits 78 so
+        supervisors stop relaunching)
     130 interrupted (Ctrl-C)
 """
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthError",
     "ConfigError",
+    "DamagedDatabase",
     "ExitCode",
     "GatewayUnreachable",
     "OpenClawError",
@@ -104,6 +106,16 @@ class ConfigError(OpenClawError):
         self.path = path
         self.key = key
         self.reason = reason
+
+
+class DamagedDatabase(OpenClawError):
+    """The gateway database is truncated or corrupt; it is left as it is for a restore.
+
+    Exit 78 like an invalid config: relaunching cannot help, a person must restore it.
+    """
+
+    code = "UNAVAILABLE"
+    exit_code = ExitCode.CONFIG
 
 
 class PortInUseError(OpenClawError):

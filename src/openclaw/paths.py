@@ -40,6 +40,7 @@ __all__ = [
     "ensure_private_dir",
     "profile_port",
     "resolve_profile",
+    "resolve_state_path",
 ]
 
 DEFAULT_PORT = 18789
@@ -184,3 +185,12 @@ def ensure_private_dir(path: Path) -> Path:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path, 0o700)
     return path
+
+
+def resolve_state_path(value: str | None, home: Path, state_dir: Path, default: Path) -> Path:
+    """A path setting of the config: ``~`` is ``home``, a relative path is under the
+    state directory, nothing set is ``default``."""
+    if not value:
+        return default
+    path = _expand(value, home)
+    return path if path.is_absolute() else state_dir / path

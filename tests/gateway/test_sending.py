@@ -201,7 +201,8 @@ def test_a_file_that_is_not_sqlite_names_the_path_and_the_fix(tmp_path: Path) ->
     with pytest.raises(OpenClawError) as caught:
         open_database(path)
     assert str(path) in caught.value.message
-    assert "move the file aside" in caught.value.message
+    assert "openclaw doctor --fix" in caught.value.message
+    assert path.read_bytes() == b"this is not a database, just some text\n" * 100
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:

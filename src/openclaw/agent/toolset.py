@@ -20,6 +20,7 @@ from openclaw.agent.tools import ToolBox
 from openclaw.agent.webfetch import web_fetch_tool
 from openclaw.agent.workspace import Workspace, file_tools
 from openclaw.config import Config
+from openclaw.paths import resolve_state_path
 from openclaw.redact import Redactor
 
 __all__ = ["builtin_tools", "workspace_path"]
@@ -28,13 +29,8 @@ __all__ = ["builtin_tools", "workspace_path"]
 def workspace_path(config: Config, home: Path, state_dir: Path) -> Path:
     """``agents.defaults.workspace`` (``~`` is ``home``; relative paths are under the
     state directory), or ``<state dir>/workspace``."""
-    configured = config.agents.defaults.workspace
-    if not configured:
-        return state_dir / "workspace"
-    if configured == "~" or configured.startswith("~/"):
-        return home / configured[2:]
-    path = Path(configured)
-    return path if path.is_absolute() else state_dir / path
+    return resolve_state_path(config.agents.defaults.workspace, home, state_dir,
+                              state_dir / "workspace")
 
 
 def builtin_tools(config: Config, workspace: Workspace, approvals: ExecApprovals,

@@ -316,6 +316,24 @@ def build_parser() -> argparse.ArgumentParser:
     crun.add_argument("id", help="the job id")
     _client_options(crun, 10_000)
 
+    backup = _command(commands, "backup", "openclaw.cli.backup_cmd:usage",
+                      "archives of the database, config, credentials and workspace")
+    backup_sub = backup.add_subparsers(title="backup commands", metavar="SUBCOMMAND",
+                                       parser_class=_Parser)
+    bcreate = _command(backup_sub, "create", "openclaw.cli.backup_cmd:create",
+                       "write an archive now (safe while the gateway runs)")
+    bcreate.add_argument("--output", metavar="DIR",
+                         help="write it into DIR (default: backup.dir, ~/.openclaw/backups)")
+    bverify = _command(backup_sub, "verify", "openclaw.cli.backup_cmd:verify",
+                       "check an archive: manifest, sha256 of every file, database integrity")
+    bverify.add_argument("archive", help="the archive (.tar.gz)")
+    brestore = _command(backup_sub, "restore", "openclaw.cli.backup_cmd:restore",
+                        "restore an archive (the gateway must be stopped; what it replaces "
+                        "is kept aside)")
+    brestore.add_argument("archive", help="the archive (.tar.gz)")
+    _command(backup_sub, "list", "openclaw.cli.backup_cmd:list_archives",
+             "the archives, newest first, with size and time")
+
     top_health = _command(commands, "health", "openclaw.cli.gateway_cmd:health",
                           "fetch the gateway's health snapshot")
     _health_options(top_health)

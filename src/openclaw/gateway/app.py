@@ -40,6 +40,7 @@ from openclaw.clock import now_ms
 from openclaw.config import Config, CronJobConfig, parse_duration_ms
 from openclaw.errors import ConfigError, OpenClawError
 from openclaw.gateway.assistant import Assistant
+from openclaw.gateway.backups import BackupScheduler
 from openclaw.gateway.bus import EventBus, Session
 from openclaw.gateway.chat import ChatService
 from openclaw.gateway.clients import forget
@@ -155,6 +156,8 @@ class App:
     #: Config changes written over the wire that wait for a restart.
     config_edits: ConfigEdits = field(default_factory=ConfigEdits)
     queued_system_events: list[str] = field(default_factory=list)
+    #: The automatic backup (``backup.*``), None when turned off.
+    backups: BackupScheduler | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     # ----------------------------------------------------------------- views
@@ -234,6 +237,8 @@ class App:
             loop.create_task(self._prune(), name="prune"),
             loop.create_task(self.checkpointer.run(), name="checkpoint"),
         ])
+        if self.backups is not None:
+            self._tasks.append(loop.create_task(self.backups.run(), name="backup"))
         self.health.fingerprint = (self.heartbeat.seconds, self.channels.connection_states())
         self.lifecycle.ready = True
 
@@ -414,5 +419,6 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         run_events=run_events,
         chat=chat, assistant=assistant, workspace=workspace, approvals=approvals,
         dispatcher=dispatcher, routes=_routes(config), secrets=secrets,
+        backups=BackupScheduler.from_config(config, profile, workspace.root),
     )
     return app

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from openclaw import __version__
 from openclaw.atomicfile import write_atomic
@@ -31,6 +30,7 @@ from openclaw.envfile import load_into_environ
 from openclaw.errors import OpenClawError, PortInUseError
 from openclaw.gateway.settings import GatewayFlags, GatewaySettings, resolve_settings
 from openclaw.gateway.supervisor import SupervisorLink
+from openclaw.instancelock import InstanceLock
 from openclaw.logs import LEVELS, FileLog, setup_logging
 from openclaw.netinfo import listeners_on_port
 from openclaw.paths import Profile, ensure_private_dir
@@ -52,51 +52,6 @@ class RunOptions:
     force: bool = False
     verbose: bool = False
     log_level: str | None = None
-
-
-class InstanceLock:
-    """An exclusive ``flock`` on the profile's lock file, released when the process dies.
-
-    The holder writes its pid into the file, so a second start can name it. A lock
-    held by a dead process cannot exist (the kernel drops it), so there is no
-    stale-lock cleanup to get wrong.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stream: IO[str] | None = None
-
-    def holder(self) -> int | None:
-        """Pid recorded by the current holder, if any."""
-        try:
-            text = self.path.read_text(encoding="ascii").strip()
-        except OSError:
-            return None
-        return int(text) if text.isdigit() else None
-
-    def acquire(self) -> bool:
-        """Try to take the lock without blocking."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        stream = os.fdopen(fd, "r+", encoding="ascii")
-        try:
-            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            stream.close()
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return False
-            raise
-        stream.seek(0)
-        stream.truncate()
-        stream.write(str(os.getpid()))
-        stream.flush()
-        self._stream = stream
-        return True
-
-    def release(self) -> None:
-        """Drop the lock (also happens implicitly at exit)."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
 
 
 def _gone(pid: int) -> bool:

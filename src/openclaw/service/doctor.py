@@ -380,7 +380,46 @@ def check_port(ctx: DoctorContext) -> list[Finding]:
                         "`openclaw gateway install --force`")]
 
 
-CHECKS = (check_config, check_permissions, check_service, check_legacy, check_token_drift,
+def check_database(ctx: DoctorContext) -> list[Finding]:
+    """The gateway database is whole (the gateway exits 78 on a damaged one); the fix
+    restores it from the newest backup that verifies."""
+    from openclaw.configfile import read_lenient
+    from openclaw.store.backup import Sources
+    from openclaw.store.db import inspect_database
+
+    config = read_lenient(ctx.profile.config_path)
+    sources = Sources.for_profile(ctx.profile,
+                                  workspace=config.string("agents.defaults.workspace"),
+                                  backups_dir=config.string("backup.dir"))
+    if not sources.database.exists():
+        return []
+    problem = inspect_database(sources.database)
+    if problem is None:
+        return []
+    from openclaw.store.backup import latest_verified
+
+    verified, _ = latest_verified(sources.backups_dir)
+    message = f"the gateway database {sources.database} is damaged ({problem})"
+    if verified is None:
+        return [Finding("database-damaged", "error", message,
+                        fix=f"no verified backup in {sources.backups_dir}: restore one with "
+                            "`openclaw backup restore <archive>`, or move the file aside to "
+                            "start with an empty database (its data is then lost)")]
+
+    def repair() -> str:
+        from openclaw.store.backup import restore_backup
+
+        assert verified is not None
+        done = restore_backup(verified.path, sources, database_only=True)
+        kept = ", ".join(str(path) for path in done.aside)
+        return f"restored the database from {verified.path}; the damaged file is kept as {kept}"
+    return [Finding("database-damaged", "error", message,
+                    fix=f"restore it from {verified.path.name}, the newest backup that "
+                        "verifies (the gateway must be stopped; the damaged file is kept)",
+                    repair=repair)]
+
+
+CHECKS = (check_config, check_database, check_permissions, check_service, check_legacy, check_token_drift,
           check_linger, check_port, check_runtime)
 
 
