@@ -8,41 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from damage import populated, scribble, truncate
 from harness import GatewayProcess
 from openclaw.errors import DamagedDatabase
 from openclaw.store.db import inspect_database, open_database
 
-PAGE = 4096
-
-
-def populated(path: Path, turns: int = 400) -> None:
-    """A gateway database with some turns in it, checkpointed into the main file."""
-    db = open_database(path)
-    db.execute("BEGIN")
-    for i in range(turns):
-        db.execute("INSERT INTO turns (session_key, role, text, ts) VALUES ('main', 'user', ?, ?)",
-                   (f"message {i} " + "x" * 300, i))
-    db.execute("COMMIT")
-    db.close()
-
-
-def truncate(path: Path) -> None:
-    """Cut at a page boundary: only the header's page count shows it."""
-    size = path.stat().st_size
-    assert size > 8 * PAGE
-    with open(path, "r+b") as stream:
-        stream.truncate(size // PAGE // 2 * PAGE)
-
-
-def garbage(path: Path) -> None:
-    """Overwrite the middle of a b-tree page of the turns table, header intact."""
-    with open(path, "r+b") as stream:
-        stream.seek(path.stat().st_size // PAGE // 2 * PAGE + 8)
-        stream.write(b"\xa5" * 1500)
-
 
 @pytest.mark.parametrize(("damage", "expected"), [(truncate, "truncated"),
-                                                  (garbage, "tree page")])
+                                                  (scribble, "tree page")])
 def test_the_gateway_refuses_a_damaged_database_and_leaves_it(
         home: Path, damage: object, expected: str) -> None:
     state = home / ".openclaw"

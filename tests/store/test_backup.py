@@ -181,7 +181,7 @@ def test_restore_refuses_while_the_profile_lock_is_held(home: Path) -> None:
     lock = InstanceLock(sources.lock_path)
     assert lock.acquire()
     try:
-        with pytest.raises(BackupError, match="is running .*stop it first"):
+        with pytest.raises(BackupError, match=r"is running .*stop it first"):
             restore_backup(archive, sources)
     finally:
         lock.release()

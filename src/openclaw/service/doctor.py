@@ -419,8 +419,8 @@ def check_database(ctx: DoctorContext) -> list[Finding]:
                     repair=repair)]
 
 
-CHECKS = (check_config, check_database, check_permissions, check_service, check_legacy, check_token_drift,
-          check_linger, check_port, check_runtime)
+CHECKS = (check_config, check_database, check_permissions, check_service, check_legacy,
+          check_token_drift, check_linger, check_port, check_runtime)
 
 
 def run_checks(ctx: DoctorContext) -> list[Finding]:
