@@ -25,8 +25,11 @@ def test_the_gateway_refuses_a_damaged_database_and_leaves_it(
     damage(path)  # type: ignore[operator]
     before = hashlib.sha256(path.read_bytes()).hexdigest()
 
-    status, output = GatewayProcess(home).run_to_exit()
+    gateway = GatewayProcess(home)
+    status, output = gateway.run_to_exit()
     assert status == 78, output
+    assert f"gateway failed to start: the gateway database {path} is damaged" in \
+        gateway.log_text()  # for `openclaw logs` and `gateway status` under a supervisor
     [line] = [ln for ln in output.splitlines() if "is damaged" in ln]
     assert str(path) in line and expected in line
     assert "openclaw doctor --fix" in line and "openclaw backup restore" in line

@@ -484,7 +484,8 @@ def latest_verified(directory: Path) -> tuple[Verified | None, list[str]]:
 
 
 def _stamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    now = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}Z"
 
 
 def _move_aside(path: Path, aside_dir: Path, name: str, result: RestoreResult) -> None:
