@@ -193,9 +193,14 @@ def test_retention_prunes_only_automatic_archives_oldest_first(home: Path) -> No
     made = [create_backup(sources, version="1", created_ms=T0 + k * 1000, automatic=True)
             for k in range(4)]
     manual = create_backup(sources, version="1", created_ms=T0 - 1000)
-    removed = prune_backups(sources.backups_dir, keep=2)
+    other = Sources("work", sources.state_dir, sources.config_path, sources.workspace,
+                    sources.backups_dir)  # another profile sharing the directory
+    theirs = [create_backup(other, version="1", created_ms=T0 - 5000 + k, automatic=True)
+              for k in range(3)]
+    removed = prune_backups(sources.backups_dir, keep=2, profile="default")
     assert sorted(removed) == sorted(info.path for info in made[:2])
-    listed = list_backups(sources.backups_dir)
+    assert all(info.path.exists() for info in theirs)
+    listed = list_backups(sources.backups_dir, "default")
     assert [info.path for info in listed] == [made[3].path, made[2].path, manual.path]
     assert [info.created_ms for info in listed] == [T0 + 3000, T0 + 2000, T0 - 1000]
 
@@ -205,6 +210,6 @@ def test_latest_verified_skips_a_broken_newest_archive(home: Path) -> None:
     good = create_backup(sources, version="1", created_ms=T0).path
     newer = create_backup(sources, version="1", created_ms=T0 + 1000).path
     newer.write_bytes(newer.read_bytes()[:100])
-    verified, problems = latest_verified(sources.backups_dir)
+    verified, problems = latest_verified(sources.backups_dir, "default")
     assert verified is not None and verified.path == good
     assert len(problems) == 1 and newer.name in problems[0]

@@ -183,8 +183,9 @@ def restore(ns: argparse.Namespace) -> int:
 
 
 def list_archives(ns: argparse.Namespace) -> int:
-    """The archives in the backups directory, newest first."""
+    """The profile's archives in the backups directory, newest first."""
     from openclaw.store.backup import list_backups
 
-    directory = sources_of(ns).backups_dir
-    return emit(Listing(directory, list_backups(directory)), wants_json(ns))
+    sources = sources_of(ns)
+    directory = sources.backups_dir
+    return emit(Listing(directory, list_backups(directory, sources.profile)), wants_json(ns))

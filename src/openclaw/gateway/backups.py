@@ -89,7 +89,7 @@ class BackupScheduler:
         from openclaw.store.backup import list_backups
 
         try:
-            newest = list_backups(self.sources.backups_dir)
+            newest = list_backups(self.sources.backups_dir, self.sources.profile)
         except OpenClawError:
             newest = []
         due_ms = newest[0].created_ms + self.every_ms if newest else 0
@@ -127,7 +127,7 @@ class BackupScheduler:
         try:
             info = create_backup(self.sources, version=__version__, created_ms=self.wall_ms(),
                                  automatic=True)
-            removed = prune_backups(self.sources.backups_dir, self.keep)
+            removed = prune_backups(self.sources.backups_dir, self.keep, self.sources.profile)
         except (OpenClawError, OSError) as exc:
             self.failed += 1
             log.warning("automatic backup failed: %s",

@@ -398,7 +398,7 @@ def check_database(ctx: DoctorContext) -> list[Finding]:
         return []
     from openclaw.store.backup import latest_verified
 
-    verified, _ = latest_verified(sources.backups_dir)
+    verified, _ = latest_verified(sources.backups_dir, sources.profile)
     message = f"the gateway database {sources.database} is damaged ({problem})"
     if verified is None:
         return [Finding("database-damaged", "error", message,

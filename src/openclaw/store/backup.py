@@ -430,8 +430,9 @@ def _integrity(path: Path) -> str:
 # ------------------------------------------------------------------ list, prune
 
 
-def list_backups(directory: Path) -> list[BackupInfo]:
-    """The archives in ``directory``, newest first (by the time in their name)."""
+def list_backups(directory: Path, profile: str | None = None) -> list[BackupInfo]:
+    """The archives in ``directory`` (only ``profile``'s when given: profiles may share
+    a directory), newest first by the time in their name."""
     found = []
     try:
         entries = list(os.scandir(directory))
@@ -443,6 +444,8 @@ def list_backups(directory: Path) -> list[BackupInfo]:
     for entry in entries:
         match = _NAME.match(entry.name)
         if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if profile is not None and match["profile"] != profile:
             continue
         stamp = match["stamp"]
         created = _utc_seconds(stamp[:15]) * 1000 + int(stamp[15:18])
@@ -458,10 +461,11 @@ def _utc_seconds(stamp: str) -> int:
     return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%S"))
 
 
-def prune_backups(directory: Path, keep: int) -> list[Path]:
-    """Delete the automatic archives beyond the newest ``keep``; archives made by
-    ``openclaw backup create`` are never pruned. Returns what was deleted."""
-    automatic = [info for info in list_backups(directory) if info.automatic]
+def prune_backups(directory: Path, keep: int, profile: str) -> list[Path]:
+    """Delete ``profile``'s automatic archives beyond the newest ``keep``; archives
+    made by ``openclaw backup create`` and other profiles' are never pruned. Returns
+    what was deleted."""
+    automatic = [info for info in list_backups(directory, profile) if info.automatic]
     removed = []
     for info in automatic[keep:]:
         info.path.unlink(missing_ok=True)
@@ -469,10 +473,10 @@ def prune_backups(directory: Path, keep: int) -> list[Path]:
     return removed
 
 
-def latest_verified(directory: Path) -> tuple[Verified | None, list[str]]:
-    """The newest archive that verifies, and why each newer one did not."""
+def latest_verified(directory: Path, profile: str) -> tuple[Verified | None, list[str]]:
+    """``profile``'s newest archive that verifies, and why each newer one did not."""
     problems: list[str] = []
-    for info in list_backups(directory):
+    for info in list_backups(directory, profile):
         try:
             return verify_backup(info.path), problems
         except BackupError as exc:
