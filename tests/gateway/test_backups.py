@@ -79,12 +79,12 @@ def test_the_first_backup_is_due_one_interval_after_the_newest(tmp_path: Path) -
     gw = InProcessGateway(tmp_path)
     clock = [T0 + 10_000]
     scheduler = BackupScheduler(gw.profile, tmp_path / "ws", None, every_ms=60_000, keep=1,
-                                settle_s=5, wall_ms=lambda: clock[0])
-    assert scheduler.first_delay_s() == 5  # no backup yet: after the settle delay
+                                wall_ms=lambda: clock[0])
+    assert scheduler.first_delay_s() == 0  # no backup yet: due (after the settle delay)
     create_backup(scheduler.sources, version="1", created_ms=T0, automatic=True)
     assert scheduler.first_delay_s() == 50
     clock[0] = T0 + 600_000
-    assert scheduler.first_delay_s() == 5  # overdue
+    assert scheduler.first_delay_s() == 0  # overdue
 
 
 def test_the_config_turns_it_off_and_refuses_a_silly_interval(

@@ -3,9 +3,10 @@
 
 The work (SQLite's online backup, hashing, gzip) runs in a worker thread, so the
 event loop keeps serving; the database snapshot is one read transaction, which in
-WAL mode never blocks the loop's writes. The first backup is due one interval
-after the newest archive in the directory (at once, after a short settle delay,
-when there is none or it is older), so restarts do not multiply backups. A run
+WAL mode never blocks the loop's writes. Nothing happens during the first
+``SETTLE_S`` seconds after start; then the first backup is due one interval after
+the newest archive in the directory (at once when there is none or it is older),
+so restarts do not multiply backups. A run
 is skipped, and logged at debug level, when no source file changed since the
 last archive this process wrote (same sizes and modification times).
 """
@@ -85,7 +86,8 @@ class BackupScheduler:
         return self._sources
 
     def first_delay_s(self) -> float:
-        """Seconds until the first backup: one interval after the newest archive."""
+        """Seconds until the first backup is due: one interval after the newest
+        archive of this profile, 0 when there is none or it is older."""
         from openclaw.store.backup import list_backups
 
         try:
@@ -93,7 +95,7 @@ class BackupScheduler:
         except OpenClawError:
             newest = []
         due_ms = newest[0].created_ms + self.every_ms if newest else 0
-        return max(self.settle_s, (due_ms - self.wall_ms()) / 1000)
+        return max(0.0, (due_ms - self.wall_ms()) / 1000)
 
     def _fingerprint_now(self) -> Fingerprint:
         paths = [self.sources.database, self.sources.database.with_name("gateway.db-wal"),
@@ -142,7 +144,9 @@ class BackupScheduler:
         return info
 
     async def run(self) -> None:
-        """Back up when due, then every interval, until cancelled."""
+        """After the settle delay, back up when due, then every interval, until
+        cancelled. Nothing of the archive code is imported before the settle delay."""
+        await asyncio.sleep(self.settle_s)
         delay = await asyncio.to_thread(self.first_delay_s)
         while True:
             await asyncio.sleep(delay)
