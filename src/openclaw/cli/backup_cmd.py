@@ -57,6 +57,10 @@ def _size(size: int) -> str:
     return f"{size} B"
 
 
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
 class Created(CommandResult):
     """``backup create``: the archive written."""
 
@@ -70,7 +74,7 @@ class Created(CommandResult):
     def to_text(self) -> str:
         """One line, plus what was skipped."""
         info = self.info
-        text = (f"wrote {display_path(info.path)} ({_size(info.size)}, {info.files} files)")
+        text = f"wrote {display_path(info.path)} ({_size(info.size)}, {_files(info.files or 0)})"
         if info.skipped:
             text += f"\nskipped (not regular files): {', '.join(info.skipped)}"
         return text
@@ -94,7 +98,7 @@ class VerifiedResult(CommandResult):
         """One line."""
         manifest = self.verified.manifest
         db = "database integrity ok" if self.verified.database else "no database"
-        return (f"ok: {display_path(self.verified.path)}: {self.verified.files} files match "
+        return (f"ok: {display_path(self.verified.path)}: {_files(self.verified.files)} match "
                 f"the manifest, {db} (openclaw {manifest.get('version')}, profile "
                 f"{manifest.get('profile')}, {_when(int(manifest.get('createdAtMs', 0)))})")
 

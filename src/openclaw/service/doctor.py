@@ -398,7 +398,7 @@ def check_database(ctx: DoctorContext) -> list[Finding]:
         return []
     from openclaw.store.backup import latest_verified
 
-    verified, _ = latest_verified(sources.backups_dir, sources.profile)
+    verified, problems = latest_verified(sources.backups_dir, sources.profile)
     message = f"the gateway database {sources.database} is damaged ({problem})"
     if verified is None:
         return [Finding("database-damaged", "error", message,
@@ -413,9 +413,11 @@ def check_database(ctx: DoctorContext) -> list[Finding]:
         done = restore_backup(verified.path, sources, database_only=True)
         kept = ", ".join(str(path) for path in done.aside)
         return f"restored the database from {verified.path}; the damaged file is kept as {kept}"
+    skipped = f"; {len(problems)} newer archive(s) failed verification" if problems else ""
     return [Finding("database-damaged", "error", message,
                     fix=f"restore it from {verified.path.name}, the newest backup that "
-                        "verifies (the gateway must be stopped; the damaged file is kept)",
+                        f"verifies{skipped} (the gateway must be stopped; the damaged file "
+                        "is kept)",
                     repair=repair)]
 
 
