@@ -37,6 +37,7 @@ from openclaw.errors import OpenClawError, UsageError
 from openclaw.protocol.errors import error_from
 from openclaw.schedule import Schedule, ScheduleError, parse_schedule
 from openclaw.store.cron import CronStore
+from openclaw.store.db import DiskFull
 
 __all__ = ["MISSED_CAP", "WALL_CHECK_S", "CronService"]
 
@@ -44,6 +45,8 @@ log = logging.getLogger("openclaw.cron")
 
 #: The longest sleep, so that a wall-clock jump is noticed within it.
 WALL_CHECK_S = 60.0
+#: How long the scheduler waits before claiming a due slot again when the disk is full.
+DISK_FULL_RETRY_S = 1.0
 #: Missed slots recorded one by one per job and catch-up; later ones are summed up.
 MISSED_CAP = 1000
 
@@ -114,8 +117,11 @@ class CronService:
         if not self.enabled:
             return
         now = self.wall_ms()
-        for job in self.store.due(now):
-            self._fire(job, now, catch_up=True)
+        try:
+            for job in self.store.due(now):
+                self._fire(job, now, catch_up=True)
+        except DiskFull as exc:  # the scheduler claims them once there is room
+            log.warning("cron: cannot catch up on due slots: %s", exc.message)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="cron")
 
     def stop(self) -> None:
@@ -141,8 +147,15 @@ class CronService:
                 offset += moved
                 log.info("cron: the wall clock moved by %+.1fs; next times recomputed", moved)
             now = self.wall_ms()
-            for job in self.store.due(now):
-                self._fire(job, now, catch_up=False)
+            try:
+                for job in self.store.due(now):
+                    self._fire(job, now, catch_up=False)
+            except DiskFull as exc:  # the slot is claimed when there is room again
+                log.warning("cron: cannot claim a due slot: %s; trying again in %gs",
+                            exc.message, DISK_FULL_RETRY_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), DISK_FULL_RETRY_S)
+                continue
             upcoming = self.store.next_due()
             self.next_wake_ms = upcoming
             delay = (None if upcoming is None
@@ -219,7 +232,17 @@ class CronService:
             return  # cut short by a stop: the next start runs it again under this id
         status = "ok" if final.get("status") == "ok" else "error"
         delivery = final.get("deliveryStatus")
-        self.store.finish(run_id, status, final.get("summary"), final.get("error"), delivery)
+        try:
+            self.store.finish(run_id, status, final.get("summary"), final.get("error"),
+                              delivery)
+        except DiskFull as exc:  # left running: the next start submits it again, same id
+            log.warning("cron: the outcome of run %s cannot be stored: %s", run_id,
+                        exc.message)
+            self.emit({"action": "finished", "jobId": job_id, "runId": run_id,
+                       "status": status, "summary": final.get("summary"),
+                       "error": final.get("error"), "delivery": delivery})
+            self._changed_now()
+            return
         self.emit({"action": "finished", "jobId": job_id, "runId": run_id, "status": status,
                    "summary": final.get("summary"), "error": final.get("error"),
                    "delivery": delivery})

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openclaw.clock import now_ms
+from openclaw.store.db import check_space
 
 __all__ = ["CronStore"]
 
@@ -75,7 +76,8 @@ class CronStore:
             self.db.execute("DELETE FROM cron_runs WHERE job_id = ?", (job_id,))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return gone > 0
 
@@ -106,7 +108,11 @@ class CronStore:
         unless it is None-like empty) and move the job to ``next_run_ms``, atomically.
 
         Returns False (and changes nothing) when ``run_id`` was claimed before.
+
+        Raises:
+            DiskFull: the disk is (nearly) full; nothing was claimed.
         """
+        check_space(self.db)
         stamp = now_ms()
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -133,7 +139,8 @@ class CronStore:
                                 "WHERE id = ?", (stamp, job_id))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return True
 
