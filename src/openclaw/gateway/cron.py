@@ -51,6 +51,12 @@ DISK_FULL_RETRY_S = 1.0
 MISSED_CAP = 1000
 
 
+#: Why missed slots did not run: the gateway was down (found at start), or the wall clock
+#: passed several slots at once while it ran (a jump forward, or a suspended machine).
+_DOWN = "the gateway was not running at this time"
+_PASSED = "the wall clock jumped past this time (a clock change or a suspended machine)"
+
+
 def _run_id(job_id: str, slot_ms: int) -> str:
     return f"cron:{job_id}:{slot_ms}"
 
@@ -192,13 +198,14 @@ class CronService:
         claimed = self.store.claim(job_id, run_slot or 0, run_id, "catch-up" if catch_up
                                    else "schedule",
                                    [(slot, _run_id(job_id, slot)) for slot in missed],
-                                   following, disable=following is None)
+                                   following, disable=following is None,
+                                   missed_summary=_DOWN if catch_up else _PASSED)
         for slot in missed:
             self.emit({"action": "missed", "jobId": job_id, "runId": _run_id(job_id, slot),
                        "scheduledAtMs": slot})
         if missed:
-            log.warning("cron: job %s missed %d slot(s) while the gateway was not running",
-                        job_id, len(missed))
+            log.warning("cron: job %s missed %d slot(s): %s", job_id, len(missed),
+                        _DOWN if catch_up else _PASSED)
         if claimed and run_id:
             self._submit(self.store.get(job_id) or job, run_id)
 

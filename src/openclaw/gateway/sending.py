@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from openclaw.backoff import Backoff
@@ -192,7 +193,13 @@ class SendService:
     async def _deliver(self, key: str, supervisor: ChannelSupervisor, message: OutboundMessage,
                        deadline_ms: int, *, wait_ms: int = 0, held: bool = False) -> None:
         """Call the channel until a final outcome. ``held``: the caller already took a
-        slot and recorded the key as ``attempting`` for this first call."""
+        slot and recorded the key as ``attempting`` for this first call.
+
+        ``deadline_ms`` is wall-clock (it is stored, for a restart); within this process
+        it becomes a monotonic deadline, so a wall-clock jump neither cuts the retries
+        short nor stretches them.
+        """
+        until = time.monotonic() + max(0, deadline_ms - now_ms()) / 1000
         channel = supervisor.channel
         gate = self._gate(supervisor)
         attempt = 0
@@ -213,7 +220,7 @@ class SendService:
                     try:
                         self.ledger.attempt(key)  # committed before the call: evidence of it
                     except DiskFull as exc:  # no evidence, no call: wait for space
-                        outcome = self._unrecordable(key, exc, attempt, deadline_ms)
+                        outcome = self._unrecordable(key, exc, attempt, until)
                         if outcome is None:
                             return
                         wait_ms = outcome
@@ -222,7 +229,7 @@ class SendService:
                 try:
                     receipt = await channel.send(message)
                 except ChannelError as exc:
-                    outcome = self._failed(key, channel.name, exc, attempt, deadline_ms)
+                    outcome = self._failed(key, channel.name, exc, attempt, until)
                     if outcome is None:
                         return
                     wait_ms = outcome
@@ -249,8 +256,9 @@ class SendService:
             return
 
     def _failed(self, key: str, channel: str, exc: ChannelError, attempt: int,
-                deadline_ms: int) -> int | None:
-        """Record a failed call: the delay before the next try, or None when final."""
+                until: float) -> int | None:
+        """Record a failed call: the delay before the next try, or None when final
+        (``until``: the send deadline on the monotonic clock)."""
         wait_ms = int(self.backoff.delay(attempt - 1, exc.retry_after_s) * 1000)
         error = error_object("UNAVAILABLE", f"{channel}: {exc.message}",
                              {"channel": channel, "status": exc.status})
@@ -261,7 +269,7 @@ class SendService:
             self._record(key, "unknown", error)
             self._settle(key, error=error)
             return None
-        if exc.transient and now_ms() + wait_ms < deadline_ms:
+        if exc.transient and time.monotonic() + wait_ms / 1000 < until:
             log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
             with contextlib.suppress(DiskFull):  # left attempting: never resent after a stop
                 self.ledger.queue(key, now_ms() + wait_ms, error)
@@ -275,11 +283,11 @@ class SendService:
         return None
 
     def _unrecordable(self, key: str, exc: DiskFull, attempt: int,
-                      deadline_ms: int) -> int | None:
+                      until: float) -> int | None:
         """A retry could not be recorded (a full disk), so it was not made: the delay
         before trying again, or None once the send deadline is reached."""
         wait_ms = int(self.backoff.delay(attempt - 1) * 1000)
-        if now_ms() + wait_ms < deadline_ms:
+        if time.monotonic() + wait_ms / 1000 < until:
             log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
             return wait_ms
         error = error_object("UNAVAILABLE", f"not sent before the send deadline: {exc.message}",

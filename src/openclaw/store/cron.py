@@ -103,9 +103,11 @@ class CronStore:
 
     def claim(self, job_id: str, slot_ms: int, run_id: str, trigger: str,
               missed: Iterable[tuple[int, str]], next_run_ms: int | None,
-              disable: bool) -> bool:
+              disable: bool,
+              missed_summary: str = "the gateway was not running at this time") -> bool:
         """Record ``missed`` slots ``(slot, run id)``, claim ``run_id`` (status running,
         unless it is None-like empty) and move the job to ``next_run_ms``, atomically.
+        ``missed_summary`` says why the missed slots did not run.
 
         Returns False (and changes nothing) when ``run_id`` was claimed before.
 
@@ -128,8 +130,7 @@ class CronStore:
                 self.db.execute(
                     "INSERT OR IGNORE INTO cron_runs (run_id, job_id, slot_ms, trigger, status, "
                     "ended_ms, summary) VALUES (?, ?, ?, 'schedule', 'missed', ?, ?)",
-                    (missed_id, job_id, missed_slot, stamp,
-                     "the gateway was not running at this time"))
+                    (missed_id, job_id, missed_slot, stamp, missed_summary))
             if trigger != "manual":
                 self.db.execute(
                     "UPDATE cron_jobs SET next_run_ms = ?, enabled = enabled AND ? WHERE id = ?",
