@@ -134,6 +134,16 @@ def scenario(gateway: GatewayProcess, telegram: FakeTelegram, state: Path, home:
         agent = raw.request("agent", {"message": "hello", "idempotencyKey": "run-full"})
         assert agent["ok"] is False and agent["error"]["retryable"] is True, agent
         assert "is full" in agent["error"]["message"]
+        # A state file (heartbeat.json, through write_atomic): same error, old file kept.
+        beating = raw.request("health", {})["payload"]["heartbeatSeconds"]
+        assert beating > 0
+        switch = raw.request("set-heartbeats", {"enabled": False})
+        assert switch["ok"] is False and switch["error"]["retryable"] is True, switch
+        assert switch["error"]["message"].startswith(f"the disk holding {state} is full")
+        assert not (state / "heartbeat.json").exists()
+        assert not list(state.glob(".heartbeat.json.*"))  # no temporary file left over
+        assert raw.request("health", {})["payload"]["heartbeatSeconds"] == beating
+        assert raw.request("last-heartbeat", {})["ok"] is True
         cli = run_cli("message", "send", "--target", "777", "--message", "cli while full",
                       "--timeout", "1500", home=home)
         assert cli.returncode == 1, cli.stderr

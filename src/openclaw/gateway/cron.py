@@ -51,10 +51,11 @@ DISK_FULL_RETRY_S = 1.0
 MISSED_CAP = 1000
 
 
-#: Why missed slots did not run: the gateway was down (found at start), or the wall clock
-#: passed several slots at once while it ran (a jump forward, or a suspended machine).
+#: Why missed slots did not run: the gateway was down (found at start), or a later slot
+#: was already due when the scheduler claimed them while it ran.
 _DOWN = "the gateway was not running at this time"
-_PASSED = "the wall clock jumped past this time (a clock change or a suspended machine)"
+_PASSED = ("a later slot was already due when this one was claimed (the wall clock "
+           "jumped, the machine was suspended, or the disk was full)")
 
 
 def _run_id(job_id: str, slot_ms: int) -> str:
