@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from fake_telegram import FakeTelegram, gateway_config
@@ -96,8 +97,10 @@ def setup(tmp_path: Path, make_gateway: Callable[..., GatewayProcess]) -> Iterat
     with FakeTelegram(token="123456:TEST-full-disk") as telegram, \
             small_tmpfs(home / ".openclaw") as state:
         # debug: every connection is a record, so the test can fill the log's last page.
-        gateway = make_gateway("--verbose", config=gateway_config(telegram, [ALLOWED_USER]),
-                               home=home, env={"OPENCLAW_LOG_LEVEL": "debug"})
+        config = {**gateway_config(telegram, [ALLOWED_USER]),
+                  "gateway": {"http": {"endpoints": {"chatCompletions": {"enabled": True}}}}}
+        gateway = make_gateway("--verbose", config=config, home=home,
+                               env={"OPENCLAW_LOG_LEVEL": "debug"})
         try:
             gateway.wait_ready()
             raw = RawClient(gateway.url)
@@ -134,6 +137,9 @@ def scenario(gateway: GatewayProcess, telegram: FakeTelegram, state: Path, home:
         agent = raw.request("agent", {"message": "hello", "idempotencyKey": "run-full"})
         assert agent["ok"] is False and agent["error"]["retryable"] is True, agent
         assert "is full" in agent["error"]["message"]
+        completion = chat_completion(gateway)
+        assert completion.status_code == 503 and completion.headers["retry-after"] == "1"
+        assert "is full" in completion.json()["error"]["message"]
         # A state file (heartbeat.json, through write_atomic): same error, old file kept.
         beating = raw.request("health", {})["payload"]["heartbeatSeconds"]
         assert beating > 0
@@ -170,6 +176,15 @@ def scenario(gateway: GatewayProcess, telegram: FakeTelegram, state: Path, home:
     until(lambda: "file log writable again" in gateway.output, "the file log to resume")
     assert gateway.output.count(FILE_LOG_FAILING) == 1
     assert raw.request("agent", {"message": "hello", "idempotencyKey": "run-after"})["ok"]
+    assert chat_completion(gateway).status_code == 200
+
+
+def chat_completion(gateway: GatewayProcess) -> httpx.Response:
+    """One request to the OpenAI-compatible endpoint (the offline model answers)."""
+    return httpx.post(f"http://127.0.0.1:{gateway.port}/v1/chat/completions", timeout=20,
+                      headers={"Authorization": f"Bearer {gateway.token}"},
+                      json={"model": "openclaw", "messages": [{"role": "user",
+                                                               "content": "hi"}]})
 
 
 def test_an_outcome_that_cannot_be_written_is_answered_and_written_later(setup: Setup) -> None:
