@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ import pytest
 
 from fake_telegram import FakeTelegram, gateway_config
 from harness import GatewayProcess, RawClient, run_cli
+from openclaw.inbound import InboundMessage
+from openclaw.store.db import DiskFull, open_database
+from openclaw.store.inbox import Inbox
+from openclaw.store.ledger import Ledger
 
 ALLOWED_USER = 4242
 FILE_LOG_FAILING = "cannot write the file log"
@@ -243,3 +247,38 @@ def stored_texts(raw: RawClient) -> list[str]:
 def channel_error(raw: RawClient) -> Any:
     payload = raw.request("channels.status", {})["payload"]
     return payload["channelAccounts"]["telegram"][0]["lastError"]
+
+
+def test_the_store_turns_sqlite_full_into_one_retryable_error(tmp_path: Path) -> None:
+    """In-process, on the real SQLite file: a write that needs a file to grow on a full
+    disk raises DiskFull (still a sqlite3.OperationalError), leaves no transaction open
+    and changes nothing; with space back, the same connection works."""
+    with small_tmpfs(tmp_path / "state") as state:
+        db = open_database(state / "gateway.db")
+        try:
+            inbox = Inbox(db)
+            message = InboundMessage(channel="telegram", account_id="default", chat_id="1",
+                                     message_id="1", sender="1", sender_name=None,
+                                     text="kept", ts=0)
+            inbox.store("telegram", "default", [message], "5")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next write grows the log
+            filler = fill(state)
+            try:
+                with pytest.raises(DiskFull) as caught:  # SQLite's own error, translated
+                    inbox.store("telegram", "default", [], "6")
+                assert isinstance(caught.value, sqlite3.OperationalError)
+                assert caught.value.retryable is True and not db.in_transaction
+                with pytest.raises(DiskFull):  # below the reserve: refused before SQLite
+                    inbox.store("telegram", "default", [replace(message, message_id="2")],
+                                "6")
+                with pytest.raises(DiskFull):
+                    Ledger(db).begin("k", "telegram", "default", "1", {"text": "x"}, 0)
+                assert inbox.cursor("telegram", "default") == "5"
+                assert [m["text"] for m in inbox.read(0, 10)] == ["kept"]
+            finally:
+                filler.unlink()
+            inbox.store("telegram", "default", [replace(message, message_id="2")], "6")
+            assert inbox.cursor("telegram", "default") == "6"
+            assert Ledger(db).begin("k", "telegram", "default", "1", {"text": "x"}, 0)
+        finally:
+            db.close()
