@@ -179,8 +179,11 @@ def scenario(gateway: GatewayProcess, telegram: FakeTelegram, state: Path, home:
     assert stored == ["inbound while full"]
     until(lambda: "file log writable again" in gateway.output, "the file log to resume")
     assert gateway.output.count(FILE_LOG_FAILING) == 1
-    assert raw.request("agent", {"message": "hello", "idempotencyKey": "run-after"})["ok"]
     assert chat_completion(gateway).status_code == 200
+    assert raw.request("agent", {"message": "hello", "idempotencyKey": "run-after"})["ok"]
+    # Waiting also reads the run's events, so the connection closes promptly.
+    final = raw.request("agent.wait", {"runId": "run-after", "timeoutMs": 10_000})
+    assert final["ok"] is True and final["payload"]["status"] == "ok", final
 
 
 def chat_completion(gateway: GatewayProcess) -> httpx.Response:
