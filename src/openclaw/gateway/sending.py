@@ -357,6 +357,10 @@ class SendService:
         for key in idle:  # recorded as attempting but never called: safe to resume
             with contextlib.suppress(DiskFull):  # else unknown at the next start
                 self.ledger.requeue(key)
+        for key, (state, outcome) in list(self.unrecorded.items()):  # a last try
+            with contextlib.suppress(DiskFull):  # else attempting, unknown at the next start
+                self._write(key, state, outcome)
+                del self.unrecorded[key]
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(WireError(
