@@ -38,6 +38,11 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:
             os.fchmod(stream.fileno(), mode)
             os.fsync(stream.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # the old file is untouched
+        if exc.filename is None:  # a failed write names no file; say which one
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

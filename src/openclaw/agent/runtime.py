@@ -43,6 +43,7 @@ from openclaw.clock import now_ms
 from openclaw.config import Config
 from openclaw.errors import OpenClawError, UsageError
 from openclaw.protocol.errors import WireError, error_from
+from openclaw.store.db import DiskFull
 
 __all__ = ["AgentRuntime", "Deliver", "Run"]
 
@@ -282,6 +283,9 @@ class AgentRuntime:
                 if not run.final.done():
                     run.final.set_result(final)
                 return
+        except OpenClawError as exc:  # e.g. a full disk: the run cannot be recorded
+            log.warning("agent run %s failed: %s", run.run_id, exc.message)
+            final = self._error_final(run, exc.code, exc.message, exc.details)
         except Exception as exc:  # a bug must still give the run a final
             log.exception("agent run %s failed", run.run_id)
             final = self._error_final(run, "UNAVAILABLE", f"internal error: {exc}")
@@ -324,7 +328,11 @@ class AgentRuntime:
 
     def _finish(self, run: Run, final: dict[str, Any]) -> None:
         self._flush(run)  # every delta before the lifecycle end
-        ended = self.runs.finish(run.run_id, final)
+        try:
+            ended = self.runs.finish(run.run_id, final)
+        except DiskFull as exc:  # waiters still get the final; a restart marks it interrupted
+            log.warning("agent run %s: its final cannot be stored: %s", run.run_id, exc.message)
+            ended = now_ms()
         phase = "end" if final["status"] == "ok" else "error"
         data: dict[str, Any] = {"phase": phase, "endedAt": ended}
         if final.get("error"):

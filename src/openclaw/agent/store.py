@@ -14,6 +14,7 @@ import sqlite3
 from typing import Any
 
 from openclaw.clock import now_ms
+from openclaw.store.db import check_space
 
 __all__ = ["RunStore", "SessionStore"]
 
@@ -36,7 +37,12 @@ class RunStore:
                 "acceptedAt": row[5], "startedAt": row[6], "endedAt": row[7]}
 
     def accept(self, run_id: str, session_key: str, request: dict[str, Any]) -> int:
-        """Record a run as queued (again, for one a dead process never finished)."""
+        """Record a run as queued (again, for one a dead process never finished).
+
+        Raises:
+            DiskFull: the disk is (nearly) full: the run is refused, not started.
+        """
+        check_space(self.db)
         stamp = now_ms()
         self.db.execute(
             "INSERT INTO runs (run_id, session_key, state, request, accepted_ms) "
@@ -104,7 +110,8 @@ class SessionStore:
             self.add(session_key, "assistant", assistant, run_id)
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
 
     def context(self, session_key: str, max_turns: int, max_chars: int) -> list[tuple[str, str]]:

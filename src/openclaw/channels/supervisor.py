@@ -11,6 +11,10 @@ A failure that says the account is no longer linked (``login_required``, e.g.
 WhatsApp logging the device out) is not retried: the account is parked as
 ``logged-out`` until :meth:`ChannelSupervisor.wake` (after a login) starts it again,
 so a dead login never becomes a reconnect loop and other accounts are untouched.
+
+A round whose messages cannot be stored (a full disk) keeps the connection: the
+cursor did not move, so the same messages are fetched again a second later, until
+they are stored; this is logged once, and once more when it works again.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ from openclaw.backoff import Backoff
 from openclaw.channels.base import Channel, ChannelError, InboundMessage
 from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError
+from openclaw.store.db import DiskFull
 
 __all__ = ["ChannelSupervisor"]
 
 log = logging.getLogger("openclaw.channels")
+
+#: How often a poll round that could not be stored (a full disk) is fetched again.
+DISK_FULL_RETRY_S = 1.0
 
 Sink = Callable[[Channel, list[InboundMessage], str | None], Awaitable[None]]
 
@@ -62,6 +70,8 @@ class ChannelSupervisor:
         #: Parked: the account needs a login before it is tried again.
         self.logged_out = False
         self._wake = asyncio.Event()
+        #: The last poll round could not be stored (a full disk); it is fetched again.
+        self.disk_full = False
 
     @property
     def state(self) -> str:
@@ -133,6 +143,19 @@ class ChannelSupervisor:
             except TimeoutError:
                 raise TimeoutError(
                     f"poll stalled: no answer within {deadline:g}s; reconnecting") from None
+            except DiskFull as exc:  # the cursor did not move: the same messages come again
+                if not self.disk_full:
+                    self.disk_full = True
+                    log.warning("%s/%s: cannot store inbound messages: %s; they are fetched "
+                                "again every %gs until there is room", *self.key, exc.message,
+                                DISK_FULL_RETRY_S)
+                self.last_error = exc.message
+                await asyncio.sleep(DISK_FULL_RETRY_S)
+                continue
+            if self.disk_full:
+                self.disk_full = False
+                self.last_error = None
+                log.info("%s/%s: inbound messages are stored again", *self.key)
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -60,7 +60,7 @@ from openclaw.paths import Profile
 from openclaw.protocol.auth import Authenticator, RateLimit
 from openclaw.redact import Redactor
 from openclaw.store.cron import CronStore
-from openclaw.store.db import Checkpointer, open_database
+from openclaw.store.db import Checkpointer, DiskFull, open_database
 from openclaw.store.inbox import Inbox
 from openclaw.store.ledger import Ledger
 from openclaw.store.pairing import PairingRequest, PairingStore
@@ -251,8 +251,11 @@ class App:
     async def _prune(self) -> None:
         inbox_ms = parse_duration_ms(self.config.messages.inbox_retention)
         while True:
-            self.inbox.prune(now_ms() - inbox_ms)
-            self.agent.runs.prune(now_ms() - self.sends.retention_ms)
+            try:
+                self.inbox.prune(now_ms() - inbox_ms)
+                self.agent.runs.prune(now_ms() - self.sends.retention_ms)
+            except DiskFull as exc:  # deleting needs log space too; the next round retries
+                log.warning("cannot prune old messages and runs: %s", exc.message)
             await asyncio.sleep(_HOUR_S)
 
     async def drain(self, budget_s: float) -> None:

@@ -19,6 +19,7 @@ from openclaw.agent.runtime import AgentRuntime, Run
 from openclaw.errors import OpenClawError
 from openclaw.gateway.bus import EventBus
 from openclaw.inbound import InboundMessage
+from openclaw.store.db import DiskFull
 from openclaw.store.inbox import Inbox
 
 __all__ = ["Assistant"]
@@ -41,7 +42,13 @@ class Assistant:
         if self.reply:
             self._answer(seq, message)
         else:
+            self._mark_handled(seq)
+
+    def _mark_handled(self, seq: int) -> None:
+        try:
             self.inbox.mark_handled(seq)
+        except DiskFull as exc:  # it stays unhandled: answered (again, once) at the next start
+            log.warning("cannot mark message %d handled: %s", seq, exc.message)
 
     def answer_backlog(self) -> None:
         """Answer messages stored before a stop that were not answered yet."""
@@ -65,7 +72,7 @@ class Assistant:
             def done(final: asyncio.Future[dict[str, Any]]) -> None:
                 # A run cut short by a stop is answered again after the next start.
                 if not (self.agent.stopping and final.result().get("status") != "ok"):
-                    self.inbox.mark_handled(seq)
+                    self._mark_handled(seq)
             found.final.add_done_callback(done)
         else:
-            self.inbox.mark_handled(seq)
+            self._mark_handled(seq)

@@ -37,6 +37,7 @@ from openclaw.errors import OpenClawError, UsageError
 from openclaw.protocol.errors import error_from
 from openclaw.schedule import Schedule, ScheduleError, parse_schedule
 from openclaw.store.cron import CronStore
+from openclaw.store.db import DiskFull
 
 __all__ = ["MISSED_CAP", "WALL_CHECK_S", "CronService"]
 
@@ -44,8 +45,17 @@ log = logging.getLogger("openclaw.cron")
 
 #: The longest sleep, so that a wall-clock jump is noticed within it.
 WALL_CHECK_S = 60.0
+#: How long the scheduler waits before claiming a due slot again when the disk is full.
+DISK_FULL_RETRY_S = 1.0
 #: Missed slots recorded one by one per job and catch-up; later ones are summed up.
 MISSED_CAP = 1000
+
+
+#: Why missed slots did not run: the gateway was down (found at start), or a later slot
+#: was already due when the scheduler claimed them while it ran.
+_DOWN = "the gateway was not running at this time"
+_PASSED = ("a later slot was already due when this one was claimed (the wall clock "
+           "jumped, the machine was suspended, or the disk was full)")
 
 
 def _run_id(job_id: str, slot_ms: int) -> str:
@@ -114,8 +124,11 @@ class CronService:
         if not self.enabled:
             return
         now = self.wall_ms()
-        for job in self.store.due(now):
-            self._fire(job, now, catch_up=True)
+        try:
+            for job in self.store.due(now):
+                self._fire(job, now, catch_up=True)
+        except DiskFull as exc:  # the scheduler claims them once there is room
+            log.warning("cron: cannot catch up on due slots: %s", exc.message)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="cron")
 
     def stop(self) -> None:
@@ -141,8 +154,15 @@ class CronService:
                 offset += moved
                 log.info("cron: the wall clock moved by %+.1fs; next times recomputed", moved)
             now = self.wall_ms()
-            for job in self.store.due(now):
-                self._fire(job, now, catch_up=False)
+            try:
+                for job in self.store.due(now):
+                    self._fire(job, now, catch_up=False)
+            except DiskFull as exc:  # the slot is claimed when there is room again
+                log.warning("cron: cannot claim a due slot: %s; trying again in %gs",
+                            exc.message, DISK_FULL_RETRY_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), DISK_FULL_RETRY_S)
+                continue
             upcoming = self.store.next_due()
             self.next_wake_ms = upcoming
             delay = (None if upcoming is None
@@ -179,13 +199,14 @@ class CronService:
         claimed = self.store.claim(job_id, run_slot or 0, run_id, "catch-up" if catch_up
                                    else "schedule",
                                    [(slot, _run_id(job_id, slot)) for slot in missed],
-                                   following, disable=following is None)
+                                   following, disable=following is None,
+                                   missed_summary=_DOWN if catch_up else _PASSED)
         for slot in missed:
             self.emit({"action": "missed", "jobId": job_id, "runId": _run_id(job_id, slot),
                        "scheduledAtMs": slot})
         if missed:
-            log.warning("cron: job %s missed %d slot(s) while the gateway was not running",
-                        job_id, len(missed))
+            log.warning("cron: job %s missed %d slot(s): %s", job_id, len(missed),
+                        _DOWN if catch_up else _PASSED)
         if claimed and run_id:
             self._submit(self.store.get(job_id) or job, run_id)
 
@@ -219,7 +240,17 @@ class CronService:
             return  # cut short by a stop: the next start runs it again under this id
         status = "ok" if final.get("status") == "ok" else "error"
         delivery = final.get("deliveryStatus")
-        self.store.finish(run_id, status, final.get("summary"), final.get("error"), delivery)
+        try:
+            self.store.finish(run_id, status, final.get("summary"), final.get("error"),
+                              delivery)
+        except DiskFull as exc:  # left running: the next start submits it again, same id
+            log.warning("cron: the outcome of run %s cannot be stored: %s", run_id,
+                        exc.message)
+            self.emit({"action": "finished", "jobId": job_id, "runId": run_id,
+                       "status": status, "summary": final.get("summary"),
+                       "error": final.get("error"), "delivery": delivery})
+            self._changed_now()
+            return
         self.emit({"action": "finished", "jobId": job_id, "runId": run_id, "status": status,
                    "summary": final.get("summary"), "error": final.get("error"),
                    "delivery": delivery})

@@ -4,13 +4,15 @@ A method is registered with the scope it needs and a closed msgspec struct for
 its params. :meth:`Dispatcher.dispatch` checks the scope, converts the params
 (unknown keys and wrong types answer ``INVALID_REQUEST`` with the JSON path),
 runs the handler and encodes the response; a bug in a handler answers
-``UNAVAILABLE`` and is logged with its traceback, never closing the connection.
+``UNAVAILABLE`` and is logged with its traceback, never closing the connection. A
+full disk answers the retryable ``UNAVAILABLE`` of :class:`~openclaw.store.db.DiskFull`.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from openclaw.protocol.errors import (
     error_object,
 )
 from openclaw.protocol.frames import ParamsError, RequestFrame, convert_params, encode_response
+from openclaw.store.db import DiskFull, disk_full
 
 if TYPE_CHECKING:
     from openclaw.gateway.app import App
@@ -39,6 +42,9 @@ log = logging.getLogger("openclaw.gateway.dispatch")
 READ = READ_SCOPE
 WRITE = "operator.write"
 ADMIN = "operator.admin"
+#: Requests refused for a full disk are logged at most this often (a busy gateway would
+#: otherwise log one line per refused request).
+FULL_LOG_EVERY_S = 10.0
 #: Seeing and answering exec approval requests (``operator.admin`` implies it).
 APPROVALS = "operator.approvals"
 
@@ -78,6 +84,14 @@ class Dispatcher:
 
     def __init__(self) -> None:
         self.methods: dict[str, Method] = {}
+        self._full_logged_at = -FULL_LOG_EVERY_S
+
+    def _refused_full(self, method: str, exc: DiskFull) -> None:
+        """Log a refusal for a full disk, at most once per ``FULL_LOG_EVERY_S``."""
+        now = time.monotonic()
+        if now - self._full_logged_at >= FULL_LOG_EVERY_S:
+            self._full_logged_at = now
+            log.warning("%s refused: %s", method, exc.message)
 
     def register(
         self, name: str, scope: str, params: type[Any] = NoParams, *, concurrent: bool = False
@@ -131,8 +145,14 @@ class Dispatcher:
                 result = await result
             return encode_response(request.id, True, result)
         except OpenClawError as exc:
+            if isinstance(exc, DiskFull):
+                self._refused_full(request.method, exc)
             return encode_response(request.id, False, error=error_from(exc))
-        except Exception:
+        except Exception as exc:
+            full = disk_full(exc)  # a write the store did not translate (a state file)
+            if full is not None:
+                self._refused_full(request.method, full)
+                return encode_response(request.id, False, error=error_from(full))
             log.exception("method %s failed", request.method)
             return encode_response(
                 request.id, False,

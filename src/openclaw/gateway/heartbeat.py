@@ -96,9 +96,10 @@ class Heartbeat:
         }
 
     def set_enabled(self, enabled: bool) -> None:
-        """Flip the switch, persist it, and (re)start or stop the timer."""
-        self.enabled = enabled
+        """Persist the switch, then flip it and (re)start or stop the timer (a write that
+        fails, e.g. on a full disk, changes nothing)."""
         write_atomic(self._state_path, json.dumps({"enabled": enabled}), 0o600)
+        self.enabled = enabled
         self.stop()
         self.start()
 

@@ -171,6 +171,17 @@ def _submit(app: App, request: HttpRequest, body: ChatRequest) -> Run:
     system = "\n\n".join(_text_of(m) for m in body.messages
                          if m.role in ("system", "developer") and _text_of(m))
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
+    try:
+        return _start(app, request, session, system, turns)
+    except OpenClawError as exc:
+        if exc.retryable:  # e.g. a full disk: the same request works later
+            raise ApiError(503, exc.message, kind="server_error",
+                           headers=[("Retry-After", "1")]) from None
+        raise
+
+
+def _start(app: App, request: HttpRequest, session: str, system: str,
+           turns: list[_Message]) -> Run:
     if not app.agent.sessions.context(session, 1, 1_000_000):
         # A new session: the earlier turns of the request become its history, so the
         # model sees the conversation the client sent.
@@ -187,6 +198,8 @@ def _submit(app: App, request: HttpRequest, body: ChatRequest) -> Run:
                                     session_key=session, model=model,
                                     extra_system=system or None)
     except OpenClawError as exc:
+        if exc.retryable:
+            raise
         raise ApiError(400, exc.message, param="x-openclaw-model" if model else None) from None
     assert isinstance(found, Run)  # a fresh run id is always a new run
     return found

@@ -7,12 +7,20 @@ a crash leaves evidence and a retry is told "outcome unknown" rather than sendin
 a second copy. Transient failures (the network, 5xx, 429 with its ``retry_after``)
 are retried from the outbox with backoff until the send deadline; queued keys
 survive a restart and are resumed at start.
+
+A full disk: a new key is refused (retryable ``UNAVAILABLE``) before anything is
+sent, since it cannot be recorded. An outcome that cannot be written after the call
+(the disk filled meanwhile) is answered from memory and written once space returns;
+if the gateway stops first, the row is left ``attempting`` and becomes ``unknown``,
+so the message is never sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Any
 
 from openclaw.backoff import Backoff
@@ -22,6 +30,7 @@ from openclaw.channels.supervisor import ChannelSupervisor
 from openclaw.clock import now_ms
 from openclaw.errors import OpenClawError
 from openclaw.protocol.errors import WireError, error_object
+from openclaw.store.db import DiskFull
 from openclaw.store.ledger import Ledger, SendRecord
 
 __all__ = ["SendService"]
@@ -32,6 +41,8 @@ _OUTCOME_UNKNOWN = {"reason": "outcome-unknown"}
 #: Channel calls in flight per account; more wait their turn (chat networks rate-limit
 #: per bot, and a burst of thousands of sockets helps nobody).
 CALLS_PER_ACCOUNT = 4
+#: How often outcomes that could not be written (a full disk) are tried again.
+UNRECORDED_RETRY_S = 1.0
 
 
 class SendService:
@@ -50,6 +61,9 @@ class SendService:
         self.calling: set[str] = set()  # keys with a channel call in progress
         self._gates: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._prune_task: asyncio.Task[None] | None = None
+        #: key → (state, result or error) of outcomes not written yet (a full disk).
+        self.unrecorded: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._flush_task: asyncio.Task[None] | None = None
         self.stopping = False
 
     # ------------------------------------------------------------------ requests
@@ -63,6 +77,8 @@ class SendService:
                    channel: str | None, account: str | None) -> dict[str, Any]:
         """The result for ``key``: delivered now, or the stored outcome of an earlier try."""
         future = self.pending.get(key)
+        if future is None and key in self.unrecorded:
+            return self._remembered(key)
         if future is None:
             record = self.ledger.get(key)
             if record is not None:
@@ -114,6 +130,47 @@ class SendService:
         raise WireError("UNAVAILABLE", f"send {record.key} is still {record.state}",
                            retryable=True)
 
+    def _remembered(self, key: str) -> dict[str, Any]:
+        state, outcome = self.unrecorded[key]
+        if state == "sent":
+            return outcome
+        raise WireError.from_wire(outcome)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _record(self, key: str, state: str, outcome: dict[str, Any]) -> None:
+        """Write a final outcome; on a full disk keep it in memory and retry later."""
+        try:
+            self._write(key, state, outcome)
+        except DiskFull as exc:
+            log.warning("send %s: %s; its outcome (%s) is kept in memory until it can be "
+                        "written", key, exc.message, state)
+            self.unrecorded[key] = (state, outcome)
+            if self._flush_task is None or self._flush_task.done():
+                self._flush_task = asyncio.get_running_loop().create_task(
+                    self._flush(), name="send outcomes")
+
+    def _write(self, key: str, state: str, outcome: dict[str, Any]) -> None:
+        if state == "sent":
+            self.ledger.sent(key, outcome)
+        elif state == "failed":
+            self.ledger.failed(key, outcome)
+        else:
+            self.ledger.unknown(key, outcome)
+
+    async def _flush(self) -> None:
+        """Write the outcomes kept in memory, oldest first, once the disk has room."""
+        while self.unrecorded:
+            await asyncio.sleep(UNRECORDED_RETRY_S)
+            for key, (state, outcome) in list(self.unrecorded.items()):
+                try:
+                    self._write(key, state, outcome)
+                except DiskFull:
+                    break
+                del self.unrecorded[key]
+            else:
+                log.info("send outcomes kept in memory are written")
+
     # ------------------------------------------------------------------ delivery
 
     def _settle(self, key: str, result: dict[str, Any] | None = None,
@@ -136,7 +193,13 @@ class SendService:
     async def _deliver(self, key: str, supervisor: ChannelSupervisor, message: OutboundMessage,
                        deadline_ms: int, *, wait_ms: int = 0, held: bool = False) -> None:
         """Call the channel until a final outcome. ``held``: the caller already took a
-        slot and recorded the key as ``attempting`` for this first call."""
+        slot and recorded the key as ``attempting`` for this first call.
+
+        ``deadline_ms`` is wall-clock (it is stored, for a restart); within this process
+        it becomes a monotonic deadline, so a wall-clock jump neither cuts the retries
+        short nor stretches them.
+        """
+        until = time.monotonic() + max(0, deadline_ms - now_ms()) / 1000
         channel = supervisor.channel
         gate = self._gate(supervisor)
         attempt = 0
@@ -150,15 +213,23 @@ class SendService:
             try:
                 if self.stopping:  # leave it queued: resumed at the next start, never cut
                     if recorded:
-                        self.ledger.requeue(key)
+                        with contextlib.suppress(DiskFull):  # else unknown at next start
+                            self.ledger.requeue(key)
                     return
                 if not recorded:
-                    self.ledger.attempt(key)  # committed before the call: evidence of it
+                    try:
+                        self.ledger.attempt(key)  # committed before the call: evidence of it
+                    except DiskFull as exc:  # no evidence, no call: wait for space
+                        outcome = self._unrecordable(key, exc, attempt, until)
+                        if outcome is None:
+                            return
+                        wait_ms = outcome
+                        continue
                 self.calling.add(key)
                 try:
                     receipt = await channel.send(message)
                 except ChannelError as exc:
-                    outcome = self._failed(key, channel.name, exc, attempt, deadline_ms)
+                    outcome = self._failed(key, channel.name, exc, attempt, until)
                     if outcome is None:
                         return
                     wait_ms = outcome
@@ -170,7 +241,7 @@ class SendService:
                     error = error_object(
                         "UNAVAILABLE", f"{channel.name}: {type(exc).__name__}: {exc}",
                         _OUTCOME_UNKNOWN)
-                    self.ledger.unknown(key, error)
+                    self._record(key, "unknown", error)
                     self._settle(key, error=error)
                     return
                 finally:
@@ -179,14 +250,15 @@ class SendService:
                 gate.release()
             result = {"runId": key, "messageId": receipt.message_id, "channel": channel.name,
                       "chatId": receipt.chat_id, "accountId": channel.account_id, **receipt.extra}
-            self.ledger.sent(key, result)
+            self._record(key, "sent", result)
             supervisor.last_outbound_at = now_ms()
             self._settle(key, result=result)
             return
 
     def _failed(self, key: str, channel: str, exc: ChannelError, attempt: int,
-                deadline_ms: int) -> int | None:
-        """Record a failed call: the delay before the next try, or None when final."""
+                until: float) -> int | None:
+        """Record a failed call: the delay before the next try, or None when final
+        (``until``: the send deadline on the monotonic clock)."""
         wait_ms = int(self.backoff.delay(attempt - 1, exc.retry_after_s) * 1000)
         error = error_object("UNAVAILABLE", f"{channel}: {exc.message}",
                              {"channel": channel, "status": exc.status})
@@ -194,18 +266,33 @@ class SendService:
             error["details"] = {**_OUTCOME_UNKNOWN, "channel": channel, "cause": exc.message}
             error["message"] = (f"{channel}: {exc.message}; it is not sent again, to avoid a "
                                 "duplicate")
-            self.ledger.unknown(key, error)
+            self._record(key, "unknown", error)
             self._settle(key, error=error)
             return None
-        if exc.transient and now_ms() + wait_ms < deadline_ms:
+        if exc.transient and time.monotonic() + wait_ms / 1000 < until:
             log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
-            self.ledger.queue(key, now_ms() + wait_ms, error)
+            with contextlib.suppress(DiskFull):  # left attempting: never resent after a stop
+                self.ledger.queue(key, now_ms() + wait_ms, error)
             return wait_ms
         if exc.transient:
             error["message"] += " (gave up at the send deadline)"
         else:
             error["code"] = "INVALID_REQUEST"
-        self.ledger.failed(key, error)
+        self._record(key, "failed", error)
+        self._settle(key, error=error)
+        return None
+
+    def _unrecordable(self, key: str, exc: DiskFull, attempt: int,
+                      until: float) -> int | None:
+        """A retry could not be recorded (a full disk), so it was not made: the delay
+        before trying again, or None once the send deadline is reached."""
+        wait_ms = int(self.backoff.delay(attempt - 1) * 1000)
+        if time.monotonic() + wait_ms / 1000 < until:
+            log.warning("send %s: %s; retrying in %d ms", key, exc.message, wait_ms)
+            return wait_ms
+        error = error_object("UNAVAILABLE", f"not sent before the send deadline: {exc.message}",
+                             {"reason": "disk-full"})
+        self._record(key, "failed", error)
         self._settle(key, error=error)
         return None
 
@@ -242,7 +329,11 @@ class SendService:
         """Forget finished keys older than the retention, now and periodically."""
         async def prune() -> None:
             while True:
-                removed = self.ledger.prune(now_ms() - self.retention_ms)
+                try:
+                    removed = self.ledger.prune(now_ms() - self.retention_ms)
+                except DiskFull as exc:  # the next round tries again
+                    log.warning("ledger: cannot prune: %s", exc.message)
+                    removed = 0
                 if removed:
                     log.info("ledger: pruned %d finished send(s)", removed)
                 await asyncio.sleep(every_s)
@@ -254,6 +345,8 @@ class SendService:
         self.stopping = True
         if self._prune_task is not None:
             self._prune_task.cancel()
+        if self._flush_task is not None:
+            self._flush_task.cancel()
         calling = [self.tasks[k] for k in list(self.calling) if k in self.tasks]
         if calling:
             log.info("waiting up to %.1fs for %d send(s) in progress", drain_s, len(calling))
@@ -262,7 +355,12 @@ class SendService:
         for task in list(self.tasks.values()):
             task.cancel()
         for key in idle:  # recorded as attempting but never called: safe to resume
-            self.ledger.requeue(key)
+            with contextlib.suppress(DiskFull):  # else unknown at the next start
+                self.ledger.requeue(key)
+        for key, (state, outcome) in list(self.unrecorded.items()):  # a last try
+            with contextlib.suppress(DiskFull):  # else attempting, unknown at the next start
+                self._write(key, state, outcome)
+                del self.unrecorded[key]
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(WireError(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openclaw.clock import now_ms
+from openclaw.store.db import check_space
 
 __all__ = ["CronStore"]
 
@@ -75,7 +76,8 @@ class CronStore:
             self.db.execute("DELETE FROM cron_runs WHERE job_id = ?", (job_id,))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return gone > 0
 
@@ -101,12 +103,18 @@ class CronStore:
 
     def claim(self, job_id: str, slot_ms: int, run_id: str, trigger: str,
               missed: Iterable[tuple[int, str]], next_run_ms: int | None,
-              disable: bool) -> bool:
+              disable: bool,
+              missed_summary: str = "the gateway was not running at this time") -> bool:
         """Record ``missed`` slots ``(slot, run id)``, claim ``run_id`` (status running,
         unless it is None-like empty) and move the job to ``next_run_ms``, atomically.
+        ``missed_summary`` says why the missed slots did not run.
 
         Returns False (and changes nothing) when ``run_id`` was claimed before.
+
+        Raises:
+            DiskFull: the disk is (nearly) full; nothing was claimed.
         """
+        check_space(self.db)
         stamp = now_ms()
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -122,8 +130,7 @@ class CronStore:
                 self.db.execute(
                     "INSERT OR IGNORE INTO cron_runs (run_id, job_id, slot_ms, trigger, status, "
                     "ended_ms, summary) VALUES (?, ?, ?, 'schedule', 'missed', ?, ?)",
-                    (missed_id, job_id, missed_slot, stamp,
-                     "the gateway was not running at this time"))
+                    (missed_id, job_id, missed_slot, stamp, missed_summary))
             if trigger != "manual":
                 self.db.execute(
                     "UPDATE cron_jobs SET next_run_ms = ?, enabled = enabled AND ? WHERE id = ?",
@@ -133,7 +140,8 @@ class CronStore:
                                 "WHERE id = ?", (stamp, job_id))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return True
 

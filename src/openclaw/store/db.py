@@ -5,18 +5,32 @@ One connection, owned by the gateway's event loop. WAL mode with
 killed (``kill -9``, OOM); only a power loss or OS crash can take back the last
 commits. Statements are small and indexed, so they run on the loop directly.
 Migrations are numbered scripts applied in order, tracked by ``user_version``.
+
+A full disk is told apart in one place: the connection raises :class:`DiskFull` (a
+retryable ``UNAVAILABLE`` naming the directory) for SQLite's "database or disk is
+full", so every caller, from a method handler to a channel's receive loop, gets the
+same one-line error instead of a bare ``sqlite3.OperationalError``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from openclaw.errors import DamagedDatabase, OpenClawError
+from openclaw.protocol.errors import Unavailable
 
-__all__ = ["MIGRATIONS", "Checkpointer", "damaged", "inspect_database", "open_database"]
+__all__ = ["MIGRATIONS", "RESERVE_BYTES", "Checkpointer", "DiskFull", "check_space", "damaged",
+           "disk_full", "inspect_database", "open_database"]
+
+#: Nothing new (a send, a run, inbound messages, a scheduled slot) is recorded while the
+#: disk holding the database has less than this free: what was accepted must still be
+#: able to record its outcome.
+RESERVE_BYTES = 1 << 20
 
 #: SQLite checkpoints on its own only past this many WAL pages (40 MB): a backstop,
 #: since the :class:`Checkpointer` does it off the event loop long before.
@@ -175,6 +189,71 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+class DiskFull(Unavailable, sqlite3.OperationalError):
+    """The disk holding the gateway's state is full: nothing new can be recorded.
+
+    Retryable: the same request succeeds once space is freed, with no restart. Still a
+    ``sqlite3.OperationalError``, so code that handles database errors handles it too.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"the disk holding {directory} is full: nothing new can be recorded; free "
+            "space there and retry", retryable=True, details={"reason": "disk-full"})
+        self.directory = directory
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_FULL
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose writes raise :class:`DiskFull` when the disk is full."""
+
+    directory: Path | None = None
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            if _is_full(exc):
+                raise DiskFull(self.directory or Path(".")) from exc
+            raise
+
+
+def disk_full(exc: BaseException) -> DiskFull | None:
+    """The :class:`DiskFull` that ``exc`` amounts to, if it is one: SQLite's "database
+    or disk is full" or a file write failing with ``ENOSPC``/``EDQUOT`` (the file
+    named in the error, else the current directory, is the place reported)."""
+    if isinstance(exc, DiskFull):
+        return exc
+    if isinstance(exc, sqlite3.Error) and _is_full(exc):
+        return DiskFull(Path("."))
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(Path(os.fsdecode(exc.filename)).parent if exc.filename else Path("."))
+    return None
+
+
+def check_space(db: sqlite3.Connection, reserve: int = RESERVE_BYTES) -> None:
+    """Refuse to record something new: raise :class:`DiskFull` when the disk holding
+    ``db`` has less than ``reserve`` bytes free for an unprivileged writer.
+
+    Called before a new send, run, inbound batch or scheduled slot is recorded; the
+    writes that finish what is already recorded (outcomes, finals) are not checked,
+    so the reserve lets them through. A connection not opened by
+    :func:`open_database`, or a figure that cannot be read, passes.
+    """
+    directory = getattr(db, "directory", None)
+    if directory is None:
+        return
+    try:
+        stat = os.statvfs(directory)
+    except OSError:
+        return
+    if stat.f_bavail * stat.f_frsize < reserve:
+        raise DiskFull(directory)
+
+
 def open_database(path: Path, *, check: bool = True) -> sqlite3.Connection:
     """Open and migrate the database at ``path``, creating it owner-only if missing.
 
@@ -196,10 +275,15 @@ def open_database(path: Path, *, check: bool = True) -> sqlite3.Connection:
         problem = inspect_database(path)
         if problem is not None:
             raise damaged(path, problem)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                         factory=_Connection)
+    db.directory = path.parent
     try:
         _configure(db)
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    except DiskFull:
+        db.close()
+        raise
     except sqlite3.DatabaseError as exc:
         db.close()
         raise damaged(path, str(exc)) from None
@@ -230,7 +314,8 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
             db.execute(f"PRAGMA user_version={number + 1}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             db.close()
             raise
 
@@ -350,12 +435,20 @@ class Checkpointer:
         import asyncio
         import logging
 
+        log = logging.getLogger("openclaw.store")
+        failing = False
         while True:
             await asyncio.sleep(self.every_s)
             try:
                 await asyncio.to_thread(self.checkpoint)
             except sqlite3.Error as exc:  # the next round, or SQLite's backstop, retries
-                logging.getLogger("openclaw.store").warning("checkpoint failed: %s", exc)
+                if not failing:  # once per episode: a full disk fails it every round
+                    log.warning("checkpoint failed: %s; retrying every %gs", exc, self.every_s)
+                failing = True
+                continue
+            if failing:
+                failing = False
+                log.info("checkpoint works again")
 
     def close(self) -> None:
         """Close the checkpoint connection."""

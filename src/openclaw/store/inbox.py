@@ -14,6 +14,7 @@ from typing import Any
 
 from openclaw.clock import now_ms
 from openclaw.inbound import InboundMessage
+from openclaw.store.db import check_space
 
 __all__ = ["Inbox"]
 
@@ -33,7 +34,14 @@ class Inbox:
 
     def store(self, channel: str, account_id: str, messages: list[InboundMessage],
               cursor: str | None) -> list[tuple[int, InboundMessage]]:
-        """Store messages and the cursor atomically; return the new ones with their seq."""
+        """Store messages and the cursor atomically; return the new ones with their seq.
+
+        Raises:
+            DiskFull: the disk is (nearly) full; nothing was stored, the cursor did not
+                move, so the channel hands the same messages over again later.
+        """
+        if messages:
+            check_space(self.db)
         stamp = now_ms()
         fresh: list[tuple[int, InboundMessage]] = []
         self.db.execute("BEGIN IMMEDIATE")
@@ -56,7 +64,8 @@ class Inbox:
                     (channel, account_id, cursor, stamp))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return fresh
 

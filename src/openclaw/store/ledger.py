@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openclaw.clock import now_ms
+from openclaw.store.db import check_space
 
 __all__ = ["FINAL_STATES", "Ledger", "SendRecord"]
 
@@ -78,7 +79,12 @@ class Ledger:
 
         ``attempting``: a channel call starts right after this commit (one write instead
         of two); otherwise the key waits as ``queued``.
+
+        Raises:
+            DiskFull: the disk is full, or too nearly so for the send's outcome to be
+                recorded too; nothing was written and nothing must be sent.
         """
+        check_space(self.db)
         stamp = now_ms()
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO sends (key, state, channel, account_id, chat_id, request, "

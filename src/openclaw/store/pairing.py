@@ -95,7 +95,8 @@ class PairingStore:
                  request.expires_ms))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return request
 
@@ -139,7 +140,8 @@ class PairingStore:
                 (channel, request.code))
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a full disk may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         return request
 
