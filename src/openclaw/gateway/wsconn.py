@@ -8,7 +8,11 @@ read yet, so a client that stops reading can be dropped without holding anyone u
 
 Incoming messages go through a bounded queue: while it is full, reading from the
 socket is paused, so one client pipelining thousands of requests cannot make the
-gateway buffer them all, and it waits its turn like everyone else.
+gateway buffer them all, and it waits its turn like everyone else. The other way
+round, while the socket's unsent buffer is over its high-water mark (the client is
+not reading its answers) :meth:`WebSocketConnection.drain` holds the connection's
+next request back, so the inbox fills and reading pauses too: a client that sends
+requests and never reads costs a bounded buffer, not ``maxBufferedBytes``.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, State
 from websockets.server import ServerProtocol
 
-__all__ = ["INBOX_LIMIT", "WebSocketConnection"]
+__all__ = ["INBOX_LIMIT", "WRITE_HIGH_WATER", "WebSocketConnection"]
 
 log = logging.getLogger("openclaw.gateway.ws")
 
 #: Whole messages read ahead of the handler before reading from the socket pauses.
 INBOX_LIMIT = 32
 CLOSE_TIMEOUT_S = 2.0
+#: Unsent bytes on one socket above which its next request waits (asyncio's default
+#: high-water mark, set explicitly so the bound is documented here).
+WRITE_HIGH_WATER = 64 * 1024
 
 
 class WebSocketConnection:
@@ -46,6 +53,8 @@ class WebSocketConnection:
         self._fragments: list[bytes] = []
         self._text = True  # the message being received is text (else binary)
         self._paused = False
+        self._writable: asyncio.Future[None] | None = None
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.closed = asyncio.get_running_loop().create_future()
         #: Set while a keepalive ping is unanswered.
         self.awaiting_pong = False
@@ -109,6 +118,21 @@ class WebSocketConnection:
         except TimeoutError:
             self.abort()
 
+    def pause_writing(self) -> None:
+        """The socket's unsent buffer passed the high-water mark."""
+        if self._writable is None or self._writable.done():
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        """The socket's unsent buffer drained below the low-water mark."""
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait while the client has not taken what was already written to it."""
+        if self._writable is not None:
+            await self._writable
+
     def abort(self) -> None:
         """Drop the connection at once (a client that stopped reading, or shutdown)."""
         self.transport.abort()
@@ -158,6 +182,7 @@ class WebSocketConnection:
             self.protocol.receive_eof()
         self._messages.append(None)
         self._wake()
+        self.resume_writing()
         if not self.closed.done():
             self.closed.set_result(None)
 
