@@ -21,6 +21,7 @@ from openclaw.gateway.bus import Session
 from openclaw.gateway.clients import forget, open_session
 from openclaw.gateway.dispatch import Context
 from openclaw.gateway.peer import HEAD_TIMEOUT_S, Peer
+from openclaw.gateway.rss import release_heap
 from openclaw.gateway.wsconn import WebSocketConnection
 from openclaw.protocol.connection import (
     CLOSE_INVALID_DATA,
@@ -41,6 +42,8 @@ log = logging.getLogger("openclaw.gateway")
 ws_log = logging.getLogger("openclaw.gateway.ws")
 
 KEEPALIVE_S = 30.0
+#: After a message this large (bytes) is handled, freed heap goes back to the system.
+BIG_MESSAGE = 1024 * 1024
 
 
 class GatewayServer:
@@ -165,9 +168,16 @@ class GatewayServer:
                 await ws.drain()  # the client reads its answers before it is read again
                 if (data := await ws.recv()) is None:
                     return
+                big = len(data) > BIG_MESSAGE
                 if not await self._act(ws, conn, conn.receive(data), holder):
                     return
+                if big:
+                    data = None
+                    release_heap()
         finally:
+            if ws.largest_message > BIG_MESSAGE:
+                data = None  # a refused big message is still held here
+                release_heap()
             failed = ws.protocol.close_sent
             if conn.state is not State.CLOSED and failed is not None and failed.code in (
                     CLOSE_PROTOCOL, CLOSE_INVALID_DATA, CLOSE_TOO_BIG):  # by the framing layer
@@ -204,6 +214,7 @@ class GatewayServer:
                     ws.abort()
         for task in [*self._sessions, *self._aside]:  # requests still waiting on work
             task.cancel()
+        self.app.refusals.flush()  # the counts of bursts still under way
         try:
             await asyncio.wait_for(server.wait_closed(), timeout=max(0.1, drain_s))
         except TimeoutError:
