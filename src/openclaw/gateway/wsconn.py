@@ -28,7 +28,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, State
 from websockets.server import ServerProtocol
 
-__all__ = ["INBOX_LIMIT", "WRITE_HIGH_WATER", "WebSocketConnection"]
+__all__ = ["FEED_CHUNK", "INBOX_LIMIT", "WRITE_HIGH_WATER", "WebSocketConnection"]
 
 log = logging.getLogger("openclaw.gateway.ws")
 
