@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openclaw.logs import LEVELS, FileLog, TailResult, setup_logging, tail
+from openclaw.logs import LEVELS, BurstLog, FileLog, TailResult, setup_logging, tail
 from openclaw.redact import Redactor
 
 
@@ -988,3 +988,70 @@ def test_cursor_not_at_a_line_start_is_a_reset(tmp_path: Path) -> None:
     assert result.lines == ['{"n": 1, "pad": "aaaaaaaa"}', '{"n": 2, "pad": "bbbbbbbb"}']
     exact = tail(path, len('{"n": 1, "pad": "aaaaaaaa"}\n'))
     assert exact.reset is False and exact.lines == ['{"n": 2, "pad": "bbbbbbbb"}']
+
+
+# --- BurstLog ------------------------------------------------------------------------
+
+
+class _Timers:
+    """A scheduler for BurstLog whose callbacks the test fires by hand."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[float, Any]] = []
+
+    def __call__(self, delay: float, callback: Any) -> None:
+        self.pending.append((delay, callback))
+
+    def fire(self) -> None:
+        due, self.pending = self.pending, []
+        for _, callback in due:
+            callback()
+
+
+def _burst_log(clock: Clock, timers: Any = None) -> tuple[BurstLog, list[logging.LogRecord]]:
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger(f"openclaw.test.burst{id(records)}")
+    logger.propagate = False
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    return BurstLog(logger, window_s=10, clock=clock, schedule=timers), records
+
+
+def test_a_burst_is_one_line_then_one_summary_per_window() -> None:
+    clock, timers = Clock(100.0), _Timers()
+    burst, records = _burst_log(clock, timers)
+    assert burst.note("auth", "connect refused", {"remote": "127.0.0.1"}) is True
+    for _ in range(499):
+        assert burst.note("auth", "connect refused") is False
+    assert burst.note("handshake-timeout", "no connect") is True  # another kind: its own line
+    assert [r.getMessage() for r in records] == ["connect refused", "no connect"]
+    assert records[0].fields == {"refusal": "auth", "remote": "127.0.0.1"}  # type: ignore[attr-defined]
+    clock.now += 10
+    timers.fire()  # the window ends: one summary for the 499, nothing for the lone one
+    assert [r.getMessage() for r in records[2:]] == ["auth: 499 more in the last 10s"]
+    burst.note("auth", "connect refused")  # still under way: counted in the next window
+    clock.now += 10
+    timers.fire()
+    assert records[-1].getMessage() == "auth: 1 more in the last 10s"
+    clock.now += 10
+    timers.fire()  # a quiet window ends the burst
+    assert len(records) == 4
+    assert burst.note("auth", "connect refused") is True
+    assert len(records) == 5
+
+
+def test_without_a_loop_the_next_note_or_flush_writes_the_summary() -> None:
+    clock = Clock(100.0)
+    burst, records = _burst_log(clock)  # default scheduler: no running loop here
+    for _ in range(3):
+        burst.note("close-1009", "closing a client: 1009")
+    clock.now += 11
+    burst.note("close-1009", "closing a client: 1009")
+    assert [r.getMessage() for r in records] == [
+        "closing a client: 1009", "close-1009: 2 more in the last 11s"]
+    burst.flush()  # the note that ended the window counts in the next one
+    assert records[-1].getMessage() == "close-1009: 1 more in the last 0s"
+    assert burst.note("close-1009", "closing a client: 1009") is True  # a new burst
+    burst.flush()
+    assert len(records) == 4

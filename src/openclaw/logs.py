@@ -11,17 +11,21 @@
   byte cursor, with ``reset`` when the file was rotated or truncated under the
   reader and ``truncated`` when lines were skipped.
 * :func:`setup_logging` wires these into the standard :mod:`logging` tree.
+* :class:`BurstLog` logs the first of a burst of like events (refused connections,
+  failed logins) and then one summary line per window, so an attack cannot flood the
+  log or the disk one line per attempt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -30,6 +34,7 @@ from openclaw.redact import Redactor
 
 __all__ = [
     "LEVELS",
+    "BurstLog",
     "FileLog",
     "TailResult",
     "setup_logging",
@@ -315,6 +320,90 @@ def setup_logging(
         root.addHandler(handler)
     root.setLevel(min(h.level for h in handlers))
     return LoggingSetup(file_log, redactor, handlers)
+
+
+#: ``schedule(delay_s, callback)``: run ``callback`` after ``delay_s`` seconds.
+Scheduler = Callable[[float, Callable[[], None]], object]
+
+
+def _loop_scheduler(delay_s: float, callback: Callable[[], None]) -> object:
+    import asyncio
+
+    return asyncio.get_running_loop().call_later(delay_s, callback)
+
+
+@dataclass
+class _Burst:
+    first_message: str
+    started: float
+    more: int = 0
+
+
+class BurstLog:
+    """One log line per burst of like events, not one per event.
+
+    :meth:`note` logs the first event of a kind (a warning with its fields); the
+    ones that follow within ``window_s`` are only counted, and when the window ends
+    a single line says ``"<kind>: N more in the last Xs"``. While events keep coming
+    that summary repeats once per window; after a quiet window the next event is
+    logged in full again. The gateway uses one of these for every refusal (failed
+    logins, handshake timeouts, cut upgrades, oversized frames, dropped clients).
+
+    ``schedule`` runs the end-of-window summary (by default on the running asyncio
+    loop); without a running loop the summary is written by the next :meth:`note`
+    after the window, or by :meth:`flush`.
+    """
+
+    def __init__(self, logger: logging.Logger, *, window_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 schedule: Scheduler | None = None) -> None:
+        self.logger = logger
+        self.window_s = window_s
+        self._clock = clock
+        self._schedule = schedule or _loop_scheduler
+        self._bursts: dict[str, _Burst] = {}
+
+    def note(self, kind: str, message: str, fields: dict[str, Any] | None = None,
+             level: int = logging.WARNING) -> bool:
+        """Record one event of ``kind``; return True when it was logged in full."""
+        now = self._clock()
+        burst = self._bursts.get(kind)
+        if burst is not None and now - burst.started >= self.window_s:
+            self._end(kind, burst)  # its timer did not run (no loop): close it now
+            burst = self._bursts.get(kind)
+        if burst is not None:
+            burst.more += 1
+            return False
+        self.logger.log(level, message, extra={"fields": {"refusal": kind, **(fields or {})}})
+        self._open(kind, _Burst(message, now))
+        return True
+
+    def _open(self, kind: str, burst: _Burst) -> None:
+        self._bursts[kind] = burst
+        # without a running loop, the next note or flush() ends the window
+        with contextlib.suppress(RuntimeError):
+            self._schedule(self.window_s, lambda: self._end(kind, burst))
+
+    def _summary(self, kind: str, burst: _Burst) -> None:
+        elapsed = max(self._clock() - burst.started, 0.0)
+        self.logger.warning("%s: %d more in the last %.0fs", kind, burst.more, elapsed,
+                            extra={"fields": {"refusal": kind, "count": burst.more}})
+
+    def _end(self, kind: str, burst: _Burst) -> None:
+        if self._bursts.get(kind) is not burst:  # already ended (flush, or a late timer)
+            return
+        del self._bursts[kind]
+        if burst.more:
+            self._summary(kind, burst)
+            # still under way: the next window starts now and gets its own summary
+            self._open(kind, _Burst(burst.first_message, self._clock()))
+
+    def flush(self) -> None:
+        """Write the summary of every burst still open (at shutdown, or in tests)."""
+        for kind, burst in list(self._bursts.items()):
+            del self._bursts[kind]
+            if burst.more:
+                self._summary(kind, burst)
 
 
 @dataclass(frozen=True)

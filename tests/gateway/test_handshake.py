@@ -167,12 +167,16 @@ def test_repeated_failures_are_rate_limited(make_gateway: Callable[..., GatewayP
     for _ in range(3):
         error = _expect_refusal(RawClient(gateway.url), connect_frame("wrong"), 1008)
         assert error["details"]["code"] == "AUTH_TOKEN_MISMATCH"
-    # Locked out now: even the right token is refused, with a retry hint.
-    error = _expect_refusal(RawClient(gateway.url), connect_frame("right-token"), 1008)
+    # Locked out now: a wrong token is refused with a retry hint...
+    error = _expect_refusal(RawClient(gateway.url), connect_frame("wrong"), 1008)
     assert error["details"]["code"] == "AUTH_RATE_LIMITED"
     assert error["retryable"] is True
     assert 0 < error["retryAfterMs"] <= 60000
     assert error["details"]["retryAfterMs"] == error["retryAfterMs"]
+    # ... and the right token still gets in (it cannot be guessed; see protocol.md).
+    owner = RawClient(gateway.url)
+    owner.handshake("right-token")
+    owner.close()
 
 
 def test_failed_handshakes_do_not_disturb_open_clients(shared_gateway: GatewayProcess) -> None:

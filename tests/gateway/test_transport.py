@@ -14,7 +14,7 @@ import pytest
 from websockets.server import ServerProtocol
 
 from inprocess import InProcessGateway
-from openclaw.gateway.wsconn import INBOX_LIMIT, WebSocketConnection
+from openclaw.gateway.wsconn import FEED_CHUNK, INBOX_LIMIT, WebSocketConnection
 
 
 def raw_http(port: int, data: bytes, timeout: float = 5.0) -> bytes:
@@ -98,6 +98,9 @@ class _Transport(asyncio.Transport):
     def get_write_buffer_size(self) -> int:
         return 0
 
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -128,6 +131,53 @@ def test_reading_pauses_while_a_client_pipelines_and_resumes_as_it_drains() -> N
         received = [await ws.recv() for _ in range(INBOX_LIMIT // 2 + 6)]
         assert received[0] == '{"n":0}' and isinstance(received[0], str)
         assert transport.reading, "draining the inbox resumes reading"
+
+    asyncio.run(main())
+
+
+def test_one_big_read_is_parsed_only_as_fast_as_the_handler_takes_messages() -> None:
+    async def main() -> None:
+        transport = _Transport()
+        ws = _open_connection(transport)
+        frames = [_masked_text(b'{"n":%d}' % i) for i in range(5000)]
+        ws.data_received(b"".join(frames))  # ~70 KB in one read: thousands of requests
+        parsed = len(ws._messages)
+        assert INBOX_LIMIT <= parsed <= INBOX_LIMIT + FEED_CHUNK // len(frames[0])
+        assert not transport.reading
+        received = [await ws.recv() for _ in range(5000)]
+        assert received == [f'{{"n":{i}}}' for i in range(5000)]
+        assert transport.reading
+
+    asyncio.run(main())
+
+
+def test_a_queued_message_lets_other_tasks_run_first() -> None:
+    async def main() -> None:
+        ws = _open_connection(_Transport())
+        ws.data_received(_masked_text(b"a") + _masked_text(b"b"))
+        order: list[str] = []
+
+        async def other() -> None:
+            order.append("other")
+
+        task = asyncio.get_running_loop().create_task(other())
+        order.append(str(await ws.recv()))
+        await task
+        assert order == ["other", "a"]
+
+    asyncio.run(main())
+
+
+def test_drain_waits_while_the_client_is_not_reading() -> None:
+    async def main() -> None:
+        ws = _open_connection(_Transport())
+        await asyncio.wait_for(ws.drain(), 1)  # nothing unsent: no wait
+        ws.pause_writing()
+        waiting = asyncio.get_running_loop().create_task(ws.drain())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        ws.resume_writing()
+        await asyncio.wait_for(waiting, 1)
 
     asyncio.run(main())
 

@@ -190,16 +190,39 @@ def test_lockout_after_max_attempts() -> None:
     assert "too many failed authentication attempts" in outcome.message
 
 
-def test_correct_token_refused_while_locked() -> None:
+def test_correct_token_still_accepted_while_locked() -> None:
+    """A 256-bit token cannot be guessed; a lockout that refused it would only let
+    whoever sends bad tokens lock the owner out."""
     clock = Clock()
     auth = make(clock)
     for _ in range(3):
         fail(auth)
     clock.advance(10)
-    outcome = auth.authenticate(token("right"), REMOTE, "operator", None)
+    assert isinstance(auth.authenticate(token("right"), REMOTE, "operator", None), AuthGrant)
+    # the owner getting in does not lift the lock for the wrong ones
+    outcome = auth.authenticate(token("wrong"), REMOTE, "operator", None)
     assert isinstance(outcome, AuthFailure)
     assert outcome.details["code"] == "AUTH_RATE_LIMITED"
     assert outcome.retry_after_ms == 20_000
+    assert code_of(auth.authenticate(None, REMOTE, "operator", None)) == "AUTH_RATE_LIMITED"
+
+
+def test_correct_password_refused_while_locked() -> None:
+    """A password may be weak: during a lockout the right one is refused too, so the
+    lock cannot confirm a guess."""
+    clock = Clock()
+    auth = Authenticator("password", password="right", clock=clock,
+                         limit=RateLimit(3, 10_000, 30_000))
+    for _ in range(3):
+        assert code_of(auth.authenticate(password("wrong"), REMOTE, "operator", None)) == \
+            "AUTH_PASSWORD_MISMATCH"
+    clock.advance(10)
+    outcome = auth.authenticate(password("right"), REMOTE, "operator", None)
+    assert isinstance(outcome, AuthFailure)
+    assert outcome.details["code"] == "AUTH_RATE_LIMITED"
+    assert outcome.retry_after_ms == 20_000
+    clock.advance(20)
+    assert isinstance(auth.authenticate(password("right"), REMOTE, "operator", None), AuthGrant)
 
 
 def test_lock_is_per_address() -> None:
@@ -285,11 +308,11 @@ def test_loopback_has_its_own_limit() -> None:
     for _ in range(4):
         assert fail(auth, LOOPBACK) == "AUTH_TOKEN_MISMATCH"
     assert fail(auth, LOOPBACK) == "AUTH_TOKEN_MISMATCH"  # 5th locks
-    outcome = auth.authenticate(token("right"), LOOPBACK, "operator", None)
+    outcome = auth.authenticate(token("wrong"), LOOPBACK, "operator", None)
     assert isinstance(outcome, AuthFailure)
     assert outcome.retry_after_ms == 4_000
     clock.advance(4)
-    assert isinstance(auth.authenticate(token("right"), LOOPBACK, "operator", None), AuthGrant)
+    assert fail(auth, LOOPBACK) == "AUTH_TOKEN_MISMATCH"
 
 
 def test_loopback_window_is_shorter() -> None:
@@ -340,7 +363,7 @@ def test_retry_after_is_at_least_one_ms() -> None:
     for _ in range(3):
         fail(auth)
     clock.advance(29.9999999)
-    outcome = auth.authenticate(token("right"), REMOTE, "operator", None)
+    outcome = auth.authenticate(token("wrong"), REMOTE, "operator", None)
     assert isinstance(outcome, AuthFailure)
     assert outcome.retry_after_ms == 1
 

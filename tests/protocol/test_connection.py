@@ -343,13 +343,15 @@ def test_rate_limited_handshake_is_retryable() -> None:
         make(authenticator=auth).receive(connect_frame(auth={"token": "bad"}))
     clock.now += 1
     conn = make(authenticator=auth)
-    response, close = unpack_failure(conn.receive(connect_frame()))  # correct token
+    response, close = unpack_failure(conn.receive(connect_frame(auth={"token": "bad"})))
     error = response["error"]
     assert error["details"]["code"] == "AUTH_RATE_LIMITED"
     assert error["details"]["retryAfterMs"] == 4_000
     assert error["retryable"] is True
     assert error["retryAfterMs"] == 4_000
     assert close.code == 1008
+    # the correct token is not locked out (see auth.py)
+    assert isinstance(make(authenticator=auth).receive(connect_frame())[0], Accepted)
 
 
 def test_role_node_refused() -> None:
@@ -526,6 +528,19 @@ def test_bad_frame_without_id_after_open_closes_1007(data: str) -> None:
     assert close.code == 1007
     assert close.reason.startswith("invalid frame: ")
     assert conn.state is State.CLOSED
+
+
+def test_frame_with_too_many_values_closes_1009() -> None:
+    conn = opened()
+    frame = request("r1", "health", {f"k{i}": 1 for i in range(200_000)})
+    close = only_close(conn.receive(frame))
+    assert (close.code, close.reason) == (1009, "frame holds more than 100000 JSON values")
+
+
+def test_deeply_nested_frame_closes_1007() -> None:
+    conn = opened()
+    close = only_close(conn.receive("[" * 100_000 + "]" * 100_000))
+    assert (close.code, close.reason) == (1007, "invalid frame: malformed JSON: nested too deeply")
 
 
 def test_res_and_event_after_open_are_ignored() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from openclaw.protocol.frames import (
     CLIENT_IDS,
+    MAX_JSON_VALUES,
     OPERATOR_SCOPES,
     AuthParams,
     ClientInfo,
@@ -78,6 +79,36 @@ def test_unknown_type(kind: Any) -> None:
 
 def test_missing_type_is_unknown_type() -> None:
     assert frame_error('{"id": "1", "method": "m"}').reason.startswith("unknown frame type")
+
+
+def test_deep_nesting_is_a_frame_error_not_a_recursion_error() -> None:
+    error = frame_error("[" * 100_000 + "]" * 100_000)
+    assert error.reason == "malformed JSON: nested too deeply"
+    assert not error.too_big and error.request_id is None
+
+
+def _many_keys(count: int) -> str:
+    members = ",".join(f'"k{i}":1' for i in range(count))
+    return '{"type":"req","id":"r1","method":"health","params":{' + members + "}}"
+
+
+@pytest.mark.parametrize("frame", [
+    _many_keys(MAX_JSON_VALUES + 1),
+    '{"type":"req","id":"r1","method":"x","params":{"a":[' + "0," * MAX_JSON_VALUES + "0]}}",
+    '{"type":"req","id":"r1","method":"x","params":{"a":[' + '"",' * MAX_JSON_VALUES + '""]}}',
+])
+def test_too_many_values_are_refused_before_parsing(frame: str) -> None:
+    error = frame_error(frame)
+    assert error.too_big
+    assert error.reason == f"frame holds more than {MAX_JSON_VALUES} JSON values"
+
+
+def test_values_up_to_the_limit_and_long_texts_with_separators_parse() -> None:
+    assert len(parse_frame(_many_keys(MAX_JSON_VALUES // 2 - 10)).params) > 0  # type: ignore[union-attr]
+    text = 'a, "b": c \\' * 200_000  # 600,000 separators, all inside one string
+    frame = parse_frame(json.dumps({"type": "req", "id": "r1", "method": "chat.send",
+                                    "params": {"text": text}}))
+    assert frame is not None and frame.params["text"] == text
 
 
 def test_unknown_type_is_truncated_in_reason() -> None:

@@ -55,7 +55,7 @@ from openclaw.gateway.runevents import RunEvents
 from openclaw.gateway.sending import SendService
 from openclaw.gateway.settings import GatewaySettings
 from openclaw.inbound import InboundMessage
-from openclaw.logs import FileLog
+from openclaw.logs import BurstLog, FileLog
 from openclaw.paths import Profile
 from openclaw.protocol.auth import Authenticator, RateLimit
 from openclaw.redact import Redactor
@@ -69,6 +69,8 @@ from openclaw.store.sessions import SessionMetaStore
 __all__ = ["DEFAULT_AGENT_ID", "EVENTS", "App", "Identity", "Lifecycle", "build_app"]
 
 log = logging.getLogger("openclaw.gateway")
+#: Refused and dropped connections (one line per burst, see BurstLog).
+REFUSALS_LOG = logging.getLogger("openclaw.gateway.ws")
 
 DEFAULT_AGENT_ID = "main"
 #: Every event this gateway emits (``hello-ok``'s ``features.events``).
@@ -155,6 +157,8 @@ class App:
     secrets: tuple[str, ...]
     #: Config changes written over the wire that wait for a restart.
     config_edits: ConfigEdits = field(default_factory=ConfigEdits)
+    #: Every refused or dropped connection is noted here: one log line per burst.
+    refusals: BurstLog = field(default_factory=lambda: BurstLog(REFUSALS_LOG))
     queued_system_events: list[str] = field(default_factory=list)
     #: The automatic backup (``backup.*``), None when turned off.
     backups: BackupScheduler | None = None
@@ -324,7 +328,8 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
     def on_drop(session: Session) -> None:  # a client that stopped reading was cut off
         forget(bus, presence, session)
 
-    bus = EventBus(gw.max_buffered_bytes, on_drop=on_drop)
+    refusals = BurstLog(REFUSALS_LOG)
+    bus = EventBus(gw.max_buffered_bytes, on_drop=on_drop, refusals=refusals)
 
     def publish_presence(entries: list[dict[str, Any]]) -> None:
         bus.broadcast("presence", {"presence": entries},
@@ -421,7 +426,7 @@ def build_app(config: Config, config_exists: bool, settings: GatewaySettings, pr
         inbox=inbox, pairing=pairing, channels=channels, sends=sends, agent=agent, cron=cron,
         run_events=run_events,
         chat=chat, assistant=assistant, workspace=workspace, approvals=approvals,
-        dispatcher=dispatcher, routes=_routes(config), secrets=secrets,
+        dispatcher=dispatcher, routes=_routes(config), secrets=secrets, refusals=refusals,
         backups=BackupScheduler.from_config(config, profile, workspace.root),
     )
     return app

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openclaw.gateway.wsconn import WebSocketConnection as WebSocket
+from openclaw.logs import BurstLog
 from openclaw.protocol.auth import has_scope
 from openclaw.protocol.frames import ConnectParams, encode, encode_event
 
@@ -48,8 +49,10 @@ class Session:
 class EventBus:
     """The set of open sessions and the one way events reach them."""
 
-    def __init__(self, max_buffered_bytes: int, on_drop: Callable[[Session], None] | None = None):
+    def __init__(self, max_buffered_bytes: int, on_drop: Callable[[Session], None] | None = None,
+                 refusals: BurstLog | None = None):
         self.max_buffered_bytes = max_buffered_bytes
+        self.refusals = refusals or BurstLog(log)
         self.sessions: dict[str, Session] = {}
         self._on_drop = on_drop
 
@@ -98,10 +101,10 @@ class EventBus:
         if session.dropped:
             return
         session.dropped = True
-        log.warning(
-            "dropping slow client: unsent buffer over maxBufferedBytes",
-            extra={"fields": {"connId": session.conn_id, "client": session.params.client.id,
-                              "bufferedBytes": buffered, "limit": self.max_buffered_bytes}},
+        self.refusals.note(
+            "slow-client", "dropping slow client: unsent buffer over maxBufferedBytes",
+            {"connId": session.conn_id, "client": session.params.client.id,
+             "bufferedBytes": buffered, "limit": self.max_buffered_bytes},
         )
         self.remove(session)
         session.ws.abort()

@@ -83,7 +83,7 @@ class Peer(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.remote = str(peer[0]) if peer else "unknown"
         self._timer = asyncio.get_running_loop().call_later(self.server.head_timeout_s,
-                                                            transport.abort)
+                                                            self._head_timeout)
         self.server.peers.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -97,9 +97,14 @@ class Peer(asyncio.Protocol):
             self._writable.set_result(None)
 
     def pause_writing(self) -> None:
+        if self.ws is not None:
+            self.ws.pause_writing()
+            return
         self._writable = asyncio.get_running_loop().create_future()
 
     def resume_writing(self) -> None:
+        if self.ws is not None:
+            self.ws.resume_writing()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
@@ -129,8 +134,19 @@ class Peer(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
+    def _head_timeout(self) -> None:
+        """Slow-loris bound: the request head did not arrive whole in time."""
+        assert self.transport is not None
+        self.server.app.refusals.note(
+            "head-timeout", "closing a connection: request head not sent in time",
+            {"remote": self.remote, "timeoutS": self.server.head_timeout_s,
+             "bytes": len(self.buffer)})
+        self.transport.abort()
+
     def _refuse(self, status: int, message: str) -> None:
         assert self.transport is not None
+        self.server.app.refusals.note(f"http-{status}", f"HTTP request refused: {message}",
+                                      {"remote": self.remote, "status": status})
         body = json_response(status, {"ok": False, "error": message}).body
         self.transport.write(_head(status, [("Content-Type", "application/json")], len(body))
                              + body)
@@ -195,6 +211,9 @@ class Peer(asyncio.Protocol):
             if chunk:
                 self.transport.write(chunk)
         if response.status_code != 101:
+            self.server.app.refusals.note(
+                f"upgrade-{response.status_code}", "WebSocket upgrade refused",
+                {"remote": self.remote, "status": response.status_code})
             self.transport.close()
             return
         self._stop_timer()

@@ -21,8 +21,12 @@ from openclaw.gateway.bus import Session
 from openclaw.gateway.clients import forget, open_session
 from openclaw.gateway.dispatch import Context
 from openclaw.gateway.peer import HEAD_TIMEOUT_S, Peer
+from openclaw.gateway.rss import release_heap
 from openclaw.gateway.wsconn import WebSocketConnection
 from openclaw.protocol.connection import (
+    CLOSE_INVALID_DATA,
+    CLOSE_PROTOCOL,
+    CLOSE_TOO_BIG,
     Accepted,
     CloseConnection,
     Dispatch,
@@ -38,6 +42,8 @@ log = logging.getLogger("openclaw.gateway")
 ws_log = logging.getLogger("openclaw.gateway.ws")
 
 KEEPALIVE_S = 30.0
+#: After a message this large (bytes) is handled, freed heap goes back to the system.
+BIG_MESSAGE = 1024 * 1024
 
 
 class GatewayServer:
@@ -73,7 +79,9 @@ class GatewayServer:
                 if ws is None or not ws.open:
                     continue
                 if ws.awaiting_pong:
-                    ws_log.info("closing %s: no answer to keepalive ping", ws.remote_address)
+                    self.app.refusals.note("keepalive", "closing a client: no answer to "
+                                           "keepalive ping", {"remote": ws.remote_address},
+                                           level=logging.INFO)
                     ws.abort()
                 else:
                     ws.ping()
@@ -103,16 +111,30 @@ class GatewayServer:
             elif isinstance(action, SendFrame):
                 app.bus.write(ws, action.data)
             elif isinstance(action, CloseConnection):
-                ws_log.debug("closing %s: %s %s", conn.remote_address, action.code, action.reason)
-                if conn.origin_verdict is not None and not conn.origin_verdict.ok:
-                    ws_log.warning("browser origin refused", extra={"fields": {
-                        "origin": conn.origin, "host": conn.host,
-                        "reason": conn.origin_verdict.reason}})
+                self._note_refusal(conn, action)
                 await ws.close(action.code, action.reason)
                 return False
             elif isinstance(action, Accepted):
                 holder.append(open_session(app, ws, conn.remote_address, action))
         return True
+
+    def _note_refusal(self, conn: ServerConnection, action: CloseConnection) -> None:
+        """Log a connection closed by the protocol: the first of a burst of the same kind
+        in full, the rest as a count (an attack must not write a line per attempt)."""
+        fields: dict[str, Any] = {"remote": conn.remote_address, "code": action.code,
+                                  "reason": action.reason}
+        if conn.origin_verdict is not None and not conn.origin_verdict.ok:
+            kind, message = "origin", "browser origin refused"
+            fields.update(origin=conn.origin, host=conn.host, reason=conn.origin_verdict.reason)
+        elif action.reason == "handshake timeout":
+            kind, message = "handshake-timeout", "closing a client: no connect in time"
+        elif action.reason.startswith("unauthorized: too many"):
+            kind, message = "auth-locked", "connect refused: address locked out"
+        elif action.reason.startswith("unauthorized"):
+            kind, message = "auth", "connect refused: authentication failed"
+        else:
+            kind, message = f"close-{action.code}", f"closing a client: {action.code}"
+        self.app.refusals.note(kind, message, fields)
 
     async def _dispatch_aside(self, ws: WebSocketConnection, context: Context,
                               request: RequestFrame) -> None:
@@ -142,10 +164,27 @@ class GatewayServer:
             except TimeoutError:
                 await self._act(ws, conn, conn.handshake_timeout(), holder)
                 return
-            while (data := await ws.recv()) is not None:
+            while True:
+                await ws.drain()  # the client reads its answers before it is read again
+                if (data := await ws.recv()) is None:
+                    return
+                big = len(data) > BIG_MESSAGE
                 if not await self._act(ws, conn, conn.receive(data), holder):
                     return
+                if big:
+                    data = None
+                    release_heap()
         finally:
+            if ws.largest_message > BIG_MESSAGE:
+                data = None  # a refused big message is still held here
+                release_heap()
+            failed = ws.protocol.close_sent
+            if conn.state is not State.CLOSED and failed is not None and failed.code in (
+                    CLOSE_PROTOCOL, CLOSE_INVALID_DATA, CLOSE_TOO_BIG):  # by the framing layer
+                self.app.refusals.note(f"close-{failed.code}",
+                                       f"closing a client: {failed.code}",
+                                       {"remote": ws.remote_address, "code": failed.code,
+                                        "reason": failed.reason})
             if holder:
                 forget(app.bus, app.presence, holder[0])
                 ws_log.debug("client disconnected",
@@ -175,6 +214,7 @@ class GatewayServer:
                     ws.abort()
         for task in [*self._sessions, *self._aside]:  # requests still waiting on work
             task.cancel()
+        self.app.refusals.flush()  # the counts of bursts still under way
         try:
             await asyncio.wait_for(server.wait_closed(), timeout=max(0.1, drain_s))
         except TimeoutError:

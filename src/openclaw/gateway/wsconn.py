@@ -8,7 +8,13 @@ read yet, so a client that stops reading can be dropped without holding anyone u
 
 Incoming messages go through a bounded queue: while it is full, reading from the
 socket is paused, so one client pipelining thousands of requests cannot make the
-gateway buffer them all, and it waits its turn like everyone else.
+gateway buffer them all. Bytes already read are parsed 16 KiB at a time, only while
+the queue has room, and a connection whose next message is already waiting lets
+the others run first, so such a client waits its turn like everyone else. The other way
+round, while the socket's unsent buffer is over its high-water mark (the client is
+not reading its answers) :meth:`WebSocketConnection.drain` holds the connection's
+next request back, so the inbox fills and reading pauses too: a client that sends
+requests and never reads costs a bounded buffer, not ``maxBufferedBytes``.
 """
 
 from __future__ import annotations
@@ -22,13 +28,18 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, State
 from websockets.server import ServerProtocol
 
-__all__ = ["INBOX_LIMIT", "WebSocketConnection"]
+__all__ = ["FEED_CHUNK", "INBOX_LIMIT", "WRITE_HIGH_WATER", "WebSocketConnection"]
 
 log = logging.getLogger("openclaw.gateway.ws")
 
 #: Whole messages read ahead of the handler before reading from the socket pauses.
 INBOX_LIMIT = 32
+#: Bytes handed to the WebSocket parser at once (one read may bring 256 KiB).
+FEED_CHUNK = 16 * 1024
 CLOSE_TIMEOUT_S = 2.0
+#: Unsent bytes on one socket above which its next request waits (asyncio's default
+#: high-water mark, set explicitly so the bound is documented here).
+WRITE_HIGH_WATER = 64 * 1024
 
 
 class WebSocketConnection:
@@ -46,9 +57,14 @@ class WebSocketConnection:
         self._fragments: list[bytes] = []
         self._text = True  # the message being received is text (else binary)
         self._paused = False
+        self._pending = bytearray()  # read from the socket, not parsed yet
+        self._writable: asyncio.Future[None] | None = None
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.closed = asyncio.get_running_loop().create_future()
         #: Set while a keepalive ping is unanswered.
         self.awaiting_pong = False
+        #: The size of the largest message received (bytes).
+        self.largest_message = 0
 
     # ----------------------------------------------------------------- state
 
@@ -109,6 +125,21 @@ class WebSocketConnection:
         except TimeoutError:
             self.abort()
 
+    def pause_writing(self) -> None:
+        """The socket's unsent buffer passed the high-water mark."""
+        if self._writable is None or self._writable.done():
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        """The socket's unsent buffer drained below the low-water mark."""
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait while the client has not taken what was already written to it."""
+        if self._writable is not None:
+            await self._writable
+
     def abort(self) -> None:
         """Drop the connection at once (a client that stopped reading, or shutdown)."""
         self.transport.abort()
@@ -116,7 +147,21 @@ class WebSocketConnection:
     # ----------------------------------------------------------------- receiving
 
     def data_received(self, data: bytes) -> None:
-        """Feed bytes from the socket; queue whole messages for :meth:`recv`."""
+        """Take bytes from the socket; parse them into whole messages for :meth:`recv`
+        while the inbox has room (the rest waits, and reading pauses)."""
+        self._pending += data
+        self._feed()
+
+    def _feed(self) -> None:
+        while self._pending and len(self._messages) < INBOX_LIMIT:
+            chunk = bytes(self._pending[:FEED_CHUNK])
+            del self._pending[:FEED_CHUNK]
+            self._parse(chunk)
+        if self._pending and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def _parse(self, data: bytes) -> None:
         self.protocol.receive_data(data)
         for event in self.protocol.events_received():
             if not isinstance(event, Frame):
@@ -138,6 +183,7 @@ class WebSocketConnection:
         self._flush()  # pongs, the closing handshake, protocol errors
 
     def _deliver(self, data: bytes) -> None:
+        self.largest_message = max(self.largest_message, len(data))
         if self._text:
             try:
                 message: bytes | str = data.decode()
@@ -158,6 +204,7 @@ class WebSocketConnection:
             self.protocol.receive_eof()
         self._messages.append(None)
         self._wake()
+        self.resume_writing()
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -168,12 +215,16 @@ class WebSocketConnection:
     async def recv(self) -> bytes | str | None:
         """The next whole message (``str`` for text, ``bytes`` for binary), or None once
         the connection has closed."""
+        if self._messages:  # it was waiting already: the client is ahead of us, so
+            await asyncio.sleep(0)  # the other connections get their turn first
         while not self._messages:
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
             self._waiter = None
         message = self._messages.popleft()
         if self._paused and len(self._messages) < INBOX_LIMIT // 2:
-            self._paused = False
-            self.transport.resume_reading()
+            self._feed()
+            if not self._pending and len(self._messages) < INBOX_LIMIT:
+                self._paused = False
+                self.transport.resume_reading()
         return message

@@ -3,8 +3,14 @@
 Pure: the clock is injected, nothing is logged here. Secrets are compared in
 constant time. Failures are counted per remote address in a sliding window; an
 address that fails too often is locked out for a while (loopback too, with its own
-shorter window), and while locked out even a correct secret is refused so the
-lock cannot be used to confirm a guess.
+shorter window).
+
+What a lockout refuses depends on the secret. A password may be weak, so while an
+address is locked out even the correct password is refused: the lock must not
+confirm a guess. A token is 256 random bits that nobody can guess, so a lockout
+only refuses wrong tokens: locking out the correct one would only let anyone who
+can reach the port (another local program, say) lock the owner out of their own
+gateway by sending bad tokens.
 """
 
 from __future__ import annotations
@@ -101,7 +107,7 @@ class Authenticator:
         now = self._clock()
         locked = self._locked_until.get(address)
         if locked is not None:
-            if now < locked:
+            if now < locked and (self.mode != "token" or self._check(auth) is not None):
                 retry = max(1, int((locked - now) * 1000))
                 return AuthFailure(
                     "unauthorized: too many failed authentication attempts; retry later",
@@ -109,12 +115,18 @@ class Authenticator:
                      "recommendedNextStep": "wait_then_retry"},
                     retry,
                 )
-            del self._locked_until[address]
+            if now >= locked:
+                del self._locked_until[address]
+            else:  # the right token during a lockout: let the owner in, keep the lock
+                return self._grant(role, scopes)
         failure = self._check(auth)
         if failure is not None:
             self._record_failure(address, now)
             return failure
         self._failures.pop(address, None)
+        return self._grant(role, scopes)
+
+    def _grant(self, role: str, scopes: list[str] | None) -> AuthGrant:
         granted = tuple(OPERATOR_SCOPES[2:]) if scopes is None else tuple(dict.fromkeys(scopes))
         return AuthGrant(self.mode, role, granted)
 

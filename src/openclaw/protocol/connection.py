@@ -173,6 +173,11 @@ class ServerConnection:
         self.state = State.CLOSED
         return [*before, CloseConnection(code, _short(reason))]
 
+    def _frame_error(self, exc: FrameError) -> list[Action]:
+        if exc.too_big:
+            return self._close(CLOSE_TOO_BIG, exc.reason)
+        return self._close(CLOSE_INVALID_DATA, f"invalid frame: {exc.reason}")
+
     def _fail(
         self,
         request_id: str,
@@ -194,7 +199,7 @@ class ServerConnection:
         except FrameError as exc:
             if exc.request_id is not None:
                 return self._fail(exc.request_id, CLOSE_POLICY, f"invalid handshake: {exc.reason}")
-            return self._close(CLOSE_INVALID_DATA, f"invalid frame: {exc.reason}")
+            return self._frame_error(exc)
         if request is None:
             return self._close(
                 CLOSE_POLICY, "invalid handshake: first frame must be a connect request"
@@ -258,7 +263,7 @@ class ServerConnection:
             if exc.request_id is not None:
                 error = error_object(INVALID_REQUEST, f"invalid request frame: {exc.reason}")
                 return [SendFrame(encode_response(exc.request_id, False, error=error))]
-            return self._close(CLOSE_INVALID_DATA, f"invalid frame: {exc.reason}")
+            return self._frame_error(exc)
         if request is None:
             return []
         if request.method == "connect":
