@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,9 +41,6 @@ log = logging.getLogger("openclaw.gateway.dispatch")
 READ = READ_SCOPE
 WRITE = "operator.write"
 ADMIN = "operator.admin"
-#: Requests refused for a full disk are logged at most this often (a busy gateway would
-#: otherwise log one line per refused request).
-FULL_LOG_EVERY_S = 10.0
 #: Seeing and answering exec approval requests (``operator.admin`` implies it).
 APPROVALS = "operator.approvals"
 
@@ -84,14 +80,13 @@ class Dispatcher:
 
     def __init__(self) -> None:
         self.methods: dict[str, Method] = {}
-        self._full_logged_at = -FULL_LOG_EVERY_S
 
-    def _refused_full(self, method: str, exc: DiskFull) -> None:
-        """Log a refusal for a full disk, at most once per ``FULL_LOG_EVERY_S``."""
-        now = time.monotonic()
-        if now - self._full_logged_at >= FULL_LOG_EVERY_S:
-            self._full_logged_at = now
-            log.warning("%s refused: %s", method, exc.message)
+    @staticmethod
+    def _refused_full(ctx: Context, method: str, exc: DiskFull) -> None:
+        """Log a refusal for a full disk once per burst (a busy gateway would otherwise
+        log one line per refused request)."""
+        ctx.app.refusals.note("disk-full", f"{method} refused: {exc.message}",
+                              {"method": method})
 
     def register(
         self, name: str, scope: str, params: type[Any] = NoParams, *, concurrent: bool = False
@@ -146,12 +141,12 @@ class Dispatcher:
             return encode_response(request.id, True, result)
         except OpenClawError as exc:
             if isinstance(exc, DiskFull):
-                self._refused_full(request.method, exc)
+                self._refused_full(ctx, request.method, exc)
             return encode_response(request.id, False, error=error_from(exc))
         except Exception as exc:
             full = disk_full(exc)  # a write the store did not translate (a state file)
             if full is not None:
-                self._refused_full(request.method, full)
+                self._refused_full(ctx, request.method, full)
                 return encode_response(request.id, False, error=error_from(full))
             log.exception("method %s failed", request.method)
             return encode_response(
