@@ -198,6 +198,10 @@ class Chaos:
         down = self.rng.uniform(0, self.ns.max_down)
         seeds = [self.rng.randrange(1 << 30)
                  for _ in range(self.ns.senders + self.ns.chatters + 2)]
+        early, early_at = self.rng.random() < self.ns.early_kills, self.rng.uniform(0, 1.0)
+        if early:
+            await self.early_round(round_no, early_at, down, random.Random(seeds[-1]))
+            return
         gw = self.start()
         entry = self.history["lives"][-1]
         stop = asyncio.Event()
@@ -223,14 +227,42 @@ class Chaos:
         progress(f"round {round_no}: killed after {life:.2f}s with {entry['inFlightAtKill']} "
                  f"request(s) in flight, down {down:.2f}s")
 
-    def start(self) -> GatewayProcess:
-        """Start the gateway on the kept state dir and note the life."""
+    async def early_round(self, round_no: int, kill_at: float, down: float,
+                          rng: random.Random) -> None:
+        """Kill the gateway ``kill_at`` seconds after the spawn, in the middle of its start
+        (the outbox resumed, unanswered messages rerun, cron caught up), with no client."""
+        gw = self.gateway_process()
+        stop = asyncio.Event()
+        pusher = asyncio.create_task(self.pusher(stop, rng, round_no))
+        entry: dict[str, Any] = {"startedAtMs": now_ms(), "listeningAtMs": None}
+        self.history["lives"].append(entry)
+        gw.spawn()
+        await asyncio.sleep(kill_at)
+        assert gw.proc is not None
+        gw.proc.kill()
+        entry.update(endedAtMs=now_ms(), how="SIGKILL", early=True, inFlightAtKill=0)
+        gw.proc.wait(10)
+        await asyncio.sleep(down)
+        entry["downS"] = round(down, 2)
+        stop.set()
+        await pusher
+        said = any("listening on" in line for line in gw.lines)
+        progress(f"round {round_no}: killed {kill_at:.2f}s after the spawn "
+                 f"({'after' if said else 'before'} it listened), down {down:.2f}s")
+
+    def gateway_process(self) -> GatewayProcess:
+        """The one gateway of the run (one HOME, one state dir, one config)."""
         if self.gateway is None:
             self.gateway = GatewayProcess(self.home, config=self.config(), env=bytecode_vars())
-        started = now_ms()
-        self.gateway.start(timeout=60)
-        self.history["lives"].append({"startedAtMs": started, "listeningAtMs": now_ms()})
         return self.gateway
+
+    def start(self) -> GatewayProcess:
+        """Start the gateway on the kept state dir and note the life."""
+        gw = self.gateway_process()
+        started = now_ms()
+        gw.start(timeout=60)
+        self.history["lives"].append({"startedAtMs": started, "listeningAtMs": now_ms()})
+        return gw
 
     # -- the final start
 
@@ -354,6 +386,9 @@ class Chaos:
                 run_id: {"state": state, "final": json.loads(final) if final else None}
                 for run_id, state, final in db.execute(
                     "SELECT run_id, state, final FROM runs")}
+            self.history["turns"] = dict(Counter(
+                run_id for (run_id,) in db.execute(
+                    "SELECT run_id FROM turns WHERE role = 'user' AND run_id IS NOT NULL")))
             self.history["cronRuns"] = [
                 {"runId": r, "slotMs": s, "trigger": t, "status": st}
                 for r, s, t, st in db.execute(
@@ -403,6 +438,7 @@ def check(history: dict[str, Any]) -> list[str]:
     problems += check_runs(history)
     problems += check_inbound(history)
     problems += check_cron(history)
+    problems += check_transcripts(history)
     integrity = history.get("integrity")
     if integrity != ["ok"]:
         problems.append(f"database: PRAGMA integrity_check says {integrity!r}, not 'ok'")
@@ -505,10 +541,30 @@ def check_inbound(history: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_transcripts(history: dict[str, Any]) -> list[str]:
+    """Each run that ended ok added its exchange to its session once; a run that ended
+    in an error added nothing (docs/agent.md, the final and chat.send)."""
+    problems = []
+    turns = history.get("turns", {})
+    for run_id, stored in history.get("runs", {}).items():
+        final = stored.get("final") or {}
+        count = turns.get(run_id, 0)
+        if final.get("status") == "ok" and count != 1:
+            problems.append(f"transcript: run {run_id} ended ok and its exchange is stored "
+                            f"{count} times, not once")
+        elif final.get("status") == "error" and count:
+            problems.append(f"transcript: run {run_id} ended in an error "
+                            f"({final.get('summary')}) but its exchange is stored {count} "
+                            "time(s)")
+    return problems
+
+
 def down_at(history: dict[str, Any], slot: int) -> bool:
     """Whether a missed slot fell while the gateway was down (or about to die)."""
     for life in history["lives"]:
         up_from = life["listeningAtMs"]
+        if up_from is None:  # killed during its start
+            continue
         up_to = life.get("endedAtMs", 1 << 62) - CRON_SLACK_MS
         if up_from <= slot <= up_to:
             return False
@@ -583,21 +639,28 @@ def summary_rows(history: dict[str, Any]) -> list[list[str]]:
     catch_up = sum(1 for e in history.get("cronRuns", []) if e["trigger"] == "catch-up")
     return [
         ["rounds", str(history["rounds"])],
-        ["kills (SIGKILL)", f"{len(kills)}, {sum(1 for k in kills if k.get('inFlightAtKill'))} "
-                            "with requests in flight"],
+        ["kills (SIGKILL)", f"{len(kills)}: {sum(1 for k in kills if k.get('inFlightAtKill'))} "
+                            f"with requests in flight, {sum(1 for k in kills if k.get('early'))} "
+                            "during the start"],
         ["sends asked", str(len(history["sends"]))],
-        ["  in doubt at a kill", str(sum(1 for r in sends if r.get("first") == "in-doubt"))],
-        ["  delivered / outcome-unknown / other",
+        ["  accepted (answered) / in doubt at a kill",
+         f"{sum(1 for r in sends if r.get('first') != 'in-doubt')} / "
+         f"{sum(1 for r in sends if r.get('first') == 'in-doubt')}"],
+        ["  502s from the Bot API (retried)", str(history.get("faults", 0))],
+        ["  in the end: delivered / outcome-unknown / other",
          f"{finals['sent']} / {finals['unknown']} / "
          f"{len(history['sends']) - finals['sent'] - finals['unknown']}"],
-        ["chat runs accepted", str(len(accepted))],
+        ["chat runs asked / accepted", f"{len(history['chats'])} / {len(accepted)}"],
         ["  ended ok / interrupted by a kill",
          f"{sum(1 for r in accepted if r.get('wait') == 'ok')} / {interrupted}"],
-        ["inbound messages pushed", str(len(history["inbound"]))],
+        ["inbound messages pushed / stored", f"{len(history['inbound'])} / "
+         f"{sum(1 for r in history.get('inbox', []) if INBOUND_MARK.fullmatch(r['text']))}"],
         ["  answered / reply outcome-unknown", f"{replies['sent']} / {replies['unknown']}"],
-        ["cron slots", str(len(history.get("cronRuns", [])))],
+        ["cron slots (every {} ms)".format(history.get("cronEveryMs")),
+         str(len(history.get("cronRuns", [])))],
         ["  ok / missed (down) / caught up", f"{cron['ok']} / {cron['missed']} / {catch_up}"],
         ["database integrity_check", ", ".join(history.get("integrity") or ["not run"])],
+        ["wall time", f"{history.get('elapsedS', '?')} s"],
     ]
 
 
@@ -624,6 +687,9 @@ def main() -> int:
     parsed.add_argument("--max-life", type=float, default=4.0, help="longest life, seconds")
     parsed.add_argument("--max-down", type=float, default=2.5,
                         help="longest wait between a kill and the next start, seconds")
+    parsed.add_argument("--early-kills", type=float, default=0.2,
+                        help="the share of rounds whose kill comes during the start, 0-1 s "
+                        "after the spawn (default 0.2)")
     parsed.add_argument("--senders", type=int, default=6,
                         help="send clients (more than the 4 calls per account in flight, so "
                         "some sends wait queued)")
@@ -648,8 +714,9 @@ def main() -> int:
             sys.stderr.write(f"chaos: cannot read the history {ns.check}: {exc}\n")
             return 2
         return verdict(history)
-    if ns.rounds < 1 or not 0 < ns.min_life <= ns.max_life:
-        sys.stderr.write("chaos: --rounds must be at least 1 and 0 < --min-life <= --max-life\n")
+    if ns.rounds < 1 or not 0 < ns.min_life <= ns.max_life or not 0 <= ns.early_kills <= 1:
+        sys.stderr.write("chaos: --rounds must be at least 1, 0 < --min-life <= --max-life, "
+                         "and --early-kills between 0 and 1\n")
         return 2
     home = Path(tempfile.mkdtemp(prefix="openclaw-chaos-"))
     chaos = Chaos(ns, home)
