@@ -18,19 +18,27 @@ whole run, so they record the whole history. While the gateway is up:
   turn whose reply is announced to a chat.
 
 At a random moment (``--min-life``..``--max-life`` seconds after the gateway said it
-listens, drawn from ``--seed``) the gateway gets SIGKILL, and the next round starts
-it again. After the last round a final start (a clean one) is asked about everything:
+listens, drawn from ``--seed``) the gateway gets SIGKILL; it stays down for up to
+``--max-down`` seconds (inbound messages queue, cron slots pass), and the next round
+starts it again. A share of the rounds (``--early-kills``) kill it instead 0-1 s after
+the spawn, in the middle of its start (outbox resumed, backlog answered, cron caught
+up), with no client. The sendMessage of the fake fails with 502 now and then
+(``--fault-every``), so some sends wait queued for a retry when the kill comes.
+
+After the last round a final start (a clean one) is asked about everything:
 every send key again (the ledger answers the recorded outcome, or resumes or sends
 it), ``agent.wait`` for every accepted run, the inbox, the cron history. The job is
 disabled, the outbox drained, the gateway stopped with SIGTERM, and its database
 opened read-only for ``PRAGMA integrity_check`` and its rows.
 
 The checker (:func:`check`) then holds the history against the promises of
-docs/messaging.md, docs/agent.md, docs/channels.md and docs/automation.md; each
-broken promise is one line naming it. The exit status is 1 with the first of them
-as the reason. ``--history FILE`` saves the history as JSON; ``--check FILE`` runs
-only the checker over a saved one (how the test suite shows that a broken history
-is caught).
+docs/messaging.md, docs/agent.md, docs/channels.md and docs/automation.md (sends,
+runs, inbound messages, cron slots, transcripts, the database; see
+docs/reliability.md); each broken promise is one line naming it. The seed fixes
+every random choice of the driver; the gateway's own timing varies from run to run.
+The exit status is 1 with the first broken promise as the reason. ``--history FILE``
+saves the history as JSON; ``--check FILE`` runs only the checker over a saved one
+(how the test suite shows that a broken history is caught).
 """
 
 from __future__ import annotations
@@ -42,7 +50,9 @@ import json
 import random
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -199,6 +209,7 @@ class Chaos:
         seeds = [self.rng.randrange(1 << 30)
                  for _ in range(self.ns.senders + self.ns.chatters + 2)]
         early, early_at = self.rng.random() < self.ns.early_kills, self.rng.uniform(0, 1.0)
+        term, term_grace = self.rng.random() < self.ns.term_kills, self.rng.uniform(0, 1.5)
         if early:
             await self.early_round(round_no, early_at, down, random.Random(seeds[-1]))
             return
@@ -214,9 +225,14 @@ class Chaos:
         await asyncio.sleep(max(0.0, life - (time.perf_counter() - gw.listening_at)))
         assert gw.proc is not None
         entry["inFlightAtKill"] = self.in_flight
-        gw.proc.kill()
         entry["endedAtMs"] = now_ms()
-        entry["how"] = "SIGKILL"
+        if term:  # a stop, and the kill in the middle of its drain
+            gw.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(gw.proc.wait, term_grace)
+        entry["how"] = "SIGTERM" if gw.proc.poll() is not None else \
+            ("SIGTERM+SIGKILL" if term else "SIGKILL")
+        gw.proc.kill()
         gw.proc.wait(10)
         # Down for a while: inbound messages queue at the fake, cron slots pass.
         await asyncio.sleep(down)
@@ -224,8 +240,10 @@ class Chaos:
         stop.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         entry["clientErrors"] = sum(1 for r in results if isinstance(r, BaseException))
-        progress(f"round {round_no}: killed after {life:.2f}s with {entry['inFlightAtKill']} "
-                 f"request(s) in flight, down {down:.2f}s")
+        how = {"SIGKILL": "killed", "SIGTERM": "stopped (SIGTERM) before the kill",
+               "SIGTERM+SIGKILL": f"stopped (SIGTERM) and killed {term_grace:.2f}s later"}
+        progress(f"round {round_no}: {how[entry['how']]} after {life:.2f}s with "
+                 f"{entry['inFlightAtKill']} request(s) in flight, down {down:.2f}s")
 
     async def early_round(self, round_no: int, kill_at: float, down: float,
                           rng: random.Random) -> None:
@@ -627,7 +645,7 @@ def check_cron(history: dict[str, Any]) -> list[str]:
 def summary_rows(history: dict[str, Any]) -> list[list[str]]:
     """The figures of a history, as table rows."""
     lives = history["lives"]
-    kills = [life for life in lives if life.get("how") == "SIGKILL"]
+    kills = lives[:-1]
     sends = history["sends"].values()
     finals = Counter((r.get("final") or "none").split(":")[0] for r in sends)
     chats = history["chats"].values()
@@ -639,9 +657,12 @@ def summary_rows(history: dict[str, Any]) -> list[list[str]]:
     catch_up = sum(1 for e in history.get("cronRuns", []) if e["trigger"] == "catch-up")
     return [
         ["rounds", str(history["rounds"])],
-        ["kills (SIGKILL)", f"{len(kills)}: {sum(1 for k in kills if k.get('inFlightAtKill'))} "
-                            f"with requests in flight, {sum(1 for k in kills if k.get('early'))} "
-                            "during the start"],
+        ["kills", f"{len(kills)}: {sum(1 for k in kills if k.get('inFlightAtKill'))} "
+                  f"with requests in flight, {sum(1 for k in kills if k.get('early'))} "
+                  "during the start, "
+                  f"{sum(1 for k in kills if k.get('how') == 'SIGTERM+SIGKILL')} during a "
+                  f"drain ({sum(1 for k in kills if k.get('how') == 'SIGTERM')} more stopped "
+                  "before the kill)"],
         ["sends asked", str(len(history["sends"]))],
         ["  accepted (answered) / in doubt at a kill",
          f"{sum(1 for r in sends if r.get('first') != 'in-doubt')} / "
@@ -690,6 +711,9 @@ def main() -> int:
     parsed.add_argument("--early-kills", type=float, default=0.2,
                         help="the share of rounds whose kill comes during the start, 0-1 s "
                         "after the spawn (default 0.2)")
+    parsed.add_argument("--term-kills", type=float, default=0.15,
+                        help="the share of the other rounds that stop the gateway with SIGTERM "
+                        "and kill it 0-1.5 s later, during its drain (default 0.15)")
     parsed.add_argument("--senders", type=int, default=6,
                         help="send clients (more than the 4 calls per account in flight, so "
                         "some sends wait queued)")
@@ -714,9 +738,10 @@ def main() -> int:
             sys.stderr.write(f"chaos: cannot read the history {ns.check}: {exc}\n")
             return 2
         return verdict(history)
-    if ns.rounds < 1 or not 0 < ns.min_life <= ns.max_life or not 0 <= ns.early_kills <= 1:
+    if (ns.rounds < 1 or not 0 < ns.min_life <= ns.max_life
+            or not 0 <= ns.early_kills <= 1 or not 0 <= ns.term_kills <= 1):
         sys.stderr.write("chaos: --rounds must be at least 1, 0 < --min-life <= --max-life, "
-                         "and --early-kills between 0 and 1\n")
+                         "and --early-kills and --term-kills between 0 and 1\n")
         return 2
     home = Path(tempfile.mkdtemp(prefix="openclaw-chaos-"))
     chaos = Chaos(ns, home)

@@ -30,9 +30,9 @@ def run_chaos(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 def chaos_history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One short chaos run (5 kills, ~30 s here; bounded at 100 s for a busy machine)."""
     path = tmp_path_factory.mktemp("chaos") / "history.json"
-    proc = run_chaos("--rounds", str(ROUNDS), "--seed", "4", "--min-life", "3.2",
-                     "--max-life", "4.5", "--max-down", "2",
-                     "--early-kills", "0.2", "--history", str(path), timeout=100)
+    proc = run_chaos("--rounds", str(ROUNDS), "--seed", "25", "--min-life", "3.2",
+                     "--max-life", "4.5", "--max-down", "2", "--early-kills", "0.2",
+                     "--term-kills", "0.15", "--history", str(path), timeout=100)
     history: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     history["_proc"] = {"returncode": proc.returncode, "stdout": proc.stdout,
                         "stderr": proc.stderr}
@@ -43,12 +43,13 @@ def test_a_short_chaos_run_holds_every_invariant(chaos_history: dict[str, Any]) 
     proc = chaos_history["_proc"]
     assert proc["returncode"] == 0, proc["stdout"] + proc["stderr"]
     assert "chaos: every invariant held" in proc["stdout"]
-    kills = [life for life in chaos_history["lives"] if life["how"] == "SIGKILL"]
-    assert len(kills) == ROUNDS
-    # The kills landed on load (and, seed 4, once during a start), and every kind of
-    # work was there to be broken.
+    *kills, final = chaos_history["lives"]
+    assert len(kills) == ROUNDS and final["how"] == "SIGTERM"
+    # The kills landed on load (seed 25: once during a start, once during a drain), and
+    # every kind of work was there to be broken.
     assert sum(life["inFlightAtKill"] for life in kills) > 0
     assert any(life.get("early") for life in kills)
+    assert any(life["how"].startswith("SIGTERM") for life in kills)
     assert any(r["final"].startswith("sent:") for r in chaos_history["sends"].values())
     assert any(r["wait"] == "ok" for r in chaos_history["chats"].values())
     assert chaos_history["inbound"] and chaos_history["inbox"]
