@@ -81,6 +81,7 @@ SEND_MARK = re.compile(r"chaos send (\S+)")
 INBOUND_TEXT = "chaos inbound {marker}"
 INBOUND_MARK = re.compile(r"chaos inbound (\S+)")
 INTERRUPTED = "the gateway stopped before this run finished"
+ABORTED = "run aborted: the gateway is stopping"
 
 
 def now_ms() -> int:
@@ -651,6 +652,8 @@ def summary_rows(history: dict[str, Any]) -> list[list[str]]:
     chats = history["chats"].values()
     accepted = [r for r in chats if r.get("first") in ("started", "in_flight", "ok", "error")]
     interrupted = sum(1 for r in accepted if INTERRUPTED in str(r.get("error")))
+    aborted = sum(1 for r in accepted if ABORTED in str(r.get("error")))
+    ok = sum(1 for r in accepted if r.get("wait") == "ok")
     replies = Counter(state for key, state in history.get("ledger", {}).items()
                       if key.startswith("reply:inbound:"))
     cron = Counter(e["status"] for e in history.get("cronRuns", []))
@@ -672,8 +675,9 @@ def summary_rows(history: dict[str, Any]) -> list[list[str]]:
          f"{finals['sent']} / {finals['unknown']} / "
          f"{len(history['sends']) - finals['sent'] - finals['unknown']}"],
         ["chat runs asked / accepted", f"{len(history['chats'])} / {len(accepted)}"],
-        ["  ended ok / interrupted by a kill",
-         f"{sum(1 for r in accepted if r.get('wait') == 'ok')} / {interrupted}"],
+        ["  ended ok / interrupted by a kill / aborted by a stop / other error",
+         f"{ok} / {interrupted} / "
+         f"{aborted} / {len(accepted) - ok - interrupted - aborted}"],
         ["inbound messages pushed / stored", f"{len(history['inbound'])} / "
          f"{sum(1 for r in history.get('inbox', []) if INBOUND_MARK.fullmatch(r['text']))}"],
         ["  answered / reply outcome-unknown", f"{replies['sent']} / {replies['unknown']}"],
