@@ -72,9 +72,9 @@ CRON_CHAT = 6363
 CRON_JOB = "chaos-tick"
 CRON_MESSAGE = "chaos tick"
 API_KEY = "chaos-key"
-#: A cron slot that passed while the gateway was up may be found missed only if the
-#: gateway died within this long of it (the scheduler wakes at the slot; the margin is
-#: for a slow, shared machine).
+#: How late the scheduler may be: a cron slot that passed while the gateway was up may
+#: be recorded missed only within this long of it, or if the gateway died within this
+#: long of it (the scheduler wakes at the slot; the margin is for a slow, shared machine).
 CRON_SLACK_MS = 2000
 SEND_TEXT = "chaos send {key}"
 SEND_MARK = re.compile(r"chaos send (\S+)")
@@ -409,10 +409,11 @@ class Chaos:
                 run_id for (run_id,) in db.execute(
                     "SELECT run_id FROM turns WHERE role = 'user' AND run_id IS NOT NULL")))
             self.history["cronRuns"] = [
-                {"runId": r, "slotMs": s, "trigger": t, "status": st}
-                for r, s, t, st in db.execute(
-                    "SELECT run_id, slot_ms, trigger, status FROM cron_runs WHERE job_id = ? "
-                    "ORDER BY slot_ms", (CRON_JOB,))]
+                {"runId": r, "slotMs": s, "trigger": t, "status": st, "startedMs": b,
+                 "endedMs": e}
+                for r, s, t, st, b, e in db.execute(
+                    "SELECT run_id, slot_ms, trigger, status, started_ms, ended_ms "
+                    "FROM cron_runs WHERE job_id = ? ORDER BY slot_ms", (CRON_JOB,))]
             spec = db.execute("SELECT spec, created_ms FROM cron_jobs WHERE id = ?",
                               (CRON_JOB,)).fetchone()
             self.history["cronJob"] = (None if spec is None else
@@ -578,16 +579,21 @@ def check_transcripts(history: dict[str, Any]) -> list[str]:
     return problems
 
 
-def down_at(history: dict[str, Any], slot: int) -> bool:
-    """Whether a missed slot fell while the gateway was down (or about to die)."""
+def missed_while_up(history: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Whether a slot recorded missed fell while the gateway was up, and was recorded
+    more than the slack after it (a scheduler late by less is tolerated: it then runs
+    the newest due slot and records the one before as missed)."""
+    slot = entry["slotMs"]
+    if (entry.get("endedMs") or 0) - slot <= CRON_SLACK_MS:
+        return False
     for life in history["lives"]:
         up_from = life["listeningAtMs"]
         if up_from is None:  # killed during its start
             continue
         up_to = life.get("endedAtMs", 1 << 62) - CRON_SLACK_MS
         if up_from <= slot <= up_to:
-            return False
-    return True
+            return True
+    return False
 
 
 def check_cron(history: dict[str, Any]) -> list[str]:
@@ -617,14 +623,17 @@ def check_cron(history: dict[str, Any]) -> list[str]:
         if entry["status"] not in ("ok", "error", "missed"):
             problems.append(f"cron: slot {entry['slotMs']} ended {entry['status']}")
         if entry["status"] == "missed":
-            if not down_at(history, entry["slotMs"]):
+            if missed_while_up(history, entry):
                 problems.append(f"cron: slot {entry['slotMs']} was missed while the gateway "
                                 "was up")
+            # run-once: the newest due slot runs, claimed in the same transaction as the
+            # slots recorded missed (a catch-up at a start, or a late scheduler's tick).
             following = ordered[index + 1] if index + 1 < len(ordered) else None
-            if following is not None and following["status"] != "missed" \
-                    and following["trigger"] != "catch-up":
-                problems.append(f"cron: the missed slots before {following['slotMs']} were "
-                                "not caught up (run-once)")
+            if following is None or (following["status"] != "missed" and (
+                    following.get("startedMs") != entry.get("endedMs")
+                    or following["trigger"] not in ("catch-up", "schedule"))):
+                problems.append(f"cron: the missed slot {entry['slotMs']} was not followed by "
+                                "the newest due slot's run (catchUp run-once)")
     runs = history.get("runs", {})
     for entry in ordered:
         stored = runs.get(entry["runId"])
