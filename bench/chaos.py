@@ -135,6 +135,7 @@ class Chaos:
     # -- load
 
     async def connect(self, gw: GatewayProcess) -> Any:
+        """A new authenticated client connection (one per worker: requests in order)."""
         return await ws_handshake(gw.url, gw.token, timeout=10)
 
     async def sender(self, gw: GatewayProcess, stop: asyncio.Event, rng: random.Random,
@@ -422,6 +423,7 @@ class Chaos:
             db.close()
 
     async def run(self) -> None:
+        """The fakes up, every round, the final start; the fakes and gateway down."""
         self.telegram.start()
         self.models.start()
         self.telegram.delay("sendMessage", self.ns.send_delay_ms / 1000)
@@ -713,6 +715,7 @@ def verdict(history: dict[str, Any]) -> int:
 
 
 def main() -> int:
+    """Run (or only check) a chaos history; the exit status."""
     parsed = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parsed.add_argument("--rounds", type=int, default=10, help="kills (default 10)")
     parsed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
