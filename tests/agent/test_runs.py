@@ -279,6 +279,76 @@ def test_an_inbound_message_is_answered_once_even_across_a_kill(
             ("user", "hello bot"), ("assistant", "a considered reply")]
 
 
+def test_a_reply_stored_before_a_kill_is_not_asked_for_or_stored_again(
+    make_gateway: Callable[..., GatewayProcess], models: FakeModels, tmp_path: Path,
+) -> None:
+    """Killed while the reply goes out (the exchange is stored, the final is not): the
+    restart finishes the run from the stored reply: one exchange in the transcript, one
+    model call, and the send key's outcome (unknown: the call was in flight)."""
+    from fake_telegram import FakeTelegram, gateway_config
+
+    home = tmp_path / "reply-home"
+    home.mkdir()
+    with FakeTelegram(token="888:reply-token") as telegram:
+        config = {**openai_config(models), **gateway_config(telegram, [42])}
+        gateway = make_gateway(config=config, home=home)
+        telegram.delay("sendMessage", 60)  # the reply's call stays in flight until the kill
+        models.reply("the one answer")
+        telegram.push_message(42, "hello bot", from_id=42)
+        telegram.wait_for(lambda t: any(m == "sendMessage" for m, _ in t.requests), timeout=20)
+        gateway.signal(signal.SIGKILL)
+        gateway.wait()
+        telegram.delay("sendMessage", 0)
+        models.reply("a different answer")
+        raw = client(make_gateway(home=home))
+        run_id = "inbound:telegram:default:42:1000"
+        waited = raw.request("agent.wait", {"runId": run_id, "timeoutMs": 20000},
+                             timeout=30)["payload"]
+        assert waited["status"] == "ok", waited
+        final = raw.request("agent", {"message": "hello bot", "idempotencyKey": run_id})
+        meta = final["payload"]["result"]["meta"]
+        assert final["payload"]["result"]["payloads"] == [{"text": "the one answer"}]
+        assert meta["resumed"] is True
+        assert final["payload"]["deliveryStatus"]["status"] == "failed"
+        assert final["payload"]["deliveryStatus"]["error"]["details"]["reason"] == \
+            "outcome-unknown"
+        assert len(models.requests) == 1
+        history = raw.request("sessions.history",
+                              {"sessionKey": "telegram:default:42"})["payload"]["turns"]
+        assert [(t["role"], t["text"]) for t in history] == [
+            ("user", "hello bot"), ("assistant", "the one answer")]
+        assert telegram.sent == []
+
+
+def test_a_run_ended_as_interrupted_leaves_nothing_in_its_transcript(
+    make_gateway: Callable[..., GatewayProcess], tmp_path: Path,
+) -> None:
+    """A run that is not run again (``agent`` with ``deliver``) killed while its reply
+    goes out: its error final says it was interrupted, and the exchange the dead
+    process stored is gone with it (an error final adds nothing)."""
+    from fake_telegram import FakeTelegram, gateway_config
+
+    home = tmp_path / "cut-home"
+    home.mkdir()
+    with FakeTelegram(token="666:cut-token") as telegram:
+        gateway = make_gateway(config=gateway_config(telegram, [1]), home=home)
+        telegram.delay("sendMessage", 60)
+        raw = client(gateway)
+        raw.send({"type": "req", "id": "r", "method": "agent", "params": {
+            "message": "what is 1+1", "idempotencyKey": "cut1", "sessionKey": "cut",
+            "to": "777", "deliver": True}})
+        assert raw.response("r")["payload"]["status"] == "accepted"
+        telegram.wait_for(lambda t: any(m == "sendMessage" for m, _ in t.requests), timeout=20)
+        gateway.signal(signal.SIGKILL)
+        gateway.wait()
+        raw = client(make_gateway(home=home))
+        waited = raw.request("agent.wait", {"runId": "cut1", "timeoutMs": 20000})["payload"]
+        assert waited["status"] == "error"
+        assert "the gateway stopped before this run finished" in waited["error"]["message"]
+        history = raw.request("sessions.history", {"sessionKey": "cut"})["payload"]["turns"]
+        assert history == []
+
+
 def test_status_names_the_model_and_says_when_it_is_offline(gateway: GatewayProcess) -> None:
     raw = client(gateway)
     run_agent(raw, {"message": "hi", "idempotencyKey": "st1"})

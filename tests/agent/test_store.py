@@ -94,3 +94,16 @@ def test_the_checkpointer_moves_the_log_into_the_database(tmp_path: Path) -> Non
     assert busy == 0 and log > 0 and done == log  # every page of the log is in the file
     checkpointer.close()
     assert len(sessions.history("s", 1000)) == 400
+
+
+def test_an_interrupted_run_takes_the_exchange_it_stored_with_it(tmp_path: Path) -> None:
+    runs, sessions = stores(tmp_path)
+    sessions.add_exchange("s", "earlier", "kept", "r0")
+    runs.accept("cut", "s", {"message": "q"})
+    sessions.add_exchange("s", "q", "a reply", "cut")
+    assert sessions.stored_reply("s", "cut") == "a reply"
+    assert sessions.stored_reply("s", "r-none") is None
+    runs.finish_interrupted("cut", {"runId": "cut", "status": "error"})
+    assert sessions.stored_reply("s", "cut") is None
+    assert [t["text"] for t in sessions.history("s", 10)] == ["earlier", "kept"]
+    assert runs.get("cut")["final"] == {"runId": "cut", "status": "error"}  # type: ignore[index]

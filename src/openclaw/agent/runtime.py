@@ -77,6 +77,7 @@ class Run:
     abort_reason: str | None = None
     deliver: tuple[str, str | None, str | None] | None = None  # (to, channel, account)
     resumable: bool = False  # cut short by a stop: run again at the next start
+    resumed: bool = False  # accepted by a previous process that died before its final
     tool_turns: list[dict[str, Any]] = field(default_factory=list)  # stored with the reply
 
 
@@ -175,6 +176,7 @@ class AgentRuntime:
         run.final.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         run.deliver = deliver
         run.resumable = resumable
+        run.resumed = stored is not None
         self.active[run_id] = run
         run.task = asyncio.get_running_loop().create_task(self._execute(run),
                                                           name=f"agent {run_id[:40]}")
@@ -246,9 +248,14 @@ class AgentRuntime:
                 self._emit(run, "lifecycle", {"phase": "start", "sessionKey": run.session_key,
                                               "model": run.model_ref})
                 started = time.monotonic()
+                stored = (self.sessions.stored_reply(run.session_key, run.run_id)
+                          if run.resumed else None)
                 try:
-                    async with asyncio.timeout(run.timeout_s):
-                        completion = await self._call_model(run)
+                    if stored is not None:
+                        completion = self._replay(run, stored)
+                    else:
+                        async with asyncio.timeout(run.timeout_s):
+                            completion = await self._call_model(run)
                 except TimeoutError:
                     final = self._error_final(
                         run, "AGENT_TIMEOUT",
@@ -258,8 +265,9 @@ class AgentRuntime:
                                               {"kind": exc.kind, "status": exc.status})
                 else:
                     text = "".join(run.text)
-                    self.sessions.add_exchange(run.session_key, run.message, text, run.run_id,
-                                               run.tool_turns)
+                    if stored is None:
+                        self.sessions.add_exchange(run.session_key, run.message, text,
+                                                   run.run_id, run.tool_turns)
                     provider, _ = self.provider_for(run.model_ref)
                     final = {
                         "runId": run.run_id, "status": "ok",
@@ -271,6 +279,8 @@ class AgentRuntime:
                             "usage": completion.usage, "stopReason": completion.stop_reason,
                         }},
                     }
+                    if stored is not None:
+                        final["result"]["meta"]["resumed"] = True
                     if run.deliver is not None and self.deliver is not None:
                         final["deliveryStatus"] = await self._deliver(run, text)
         except asyncio.CancelledError:
@@ -290,6 +300,17 @@ class AgentRuntime:
             log.exception("agent run %s failed", run.run_id)
             final = self._error_final(run, "UNAVAILABLE", f"internal error: {exc}")
         self._finish(run, final)
+
+    def _replay(self, run: Run, reply: str) -> Completion:
+        """A resumed run whose exchange a dead process stored: its reply again, streamed
+        as one piece, without asking the model (which could answer differently from what
+        the transcript, and maybe the chat, already has)."""
+        _, model = self.provider_for(run.model_ref)
+        run.text.append(reply)
+        self._stream(run, reply)
+        log.info("agent run %s: its reply was stored before the restart; not asking the "
+                 "model again", run.run_id)
+        return Completion(model, {}, None)
 
     async def _deliver(self, run: Run, text: str) -> dict[str, Any]:
         """Send the reply through the channel, idempotently (key ``reply:<runId>``), so a
@@ -422,7 +443,7 @@ class AgentRuntime:
         for run_id in self.runs.unfinished():
             if run_id in self.active:
                 continue
-            self.runs.finish(run_id, {
+            self.runs.finish_interrupted(run_id, {
                 "runId": run_id, "status": "error",
                 "summary": "the gateway stopped before this run finished",
                 "error": {"code": "UNAVAILABLE",

@@ -67,6 +67,23 @@ class RunStore:
             (final.get("status", "error"), json.dumps(final), stamp, run_id))
         return stamp
 
+    def finish_interrupted(self, run_id: str, final: dict[str, Any]) -> int:
+        """Store the error final of a run a dead process left unfinished and, in the same
+        transaction, remove the exchange that process may have stored for it before it
+        died (between the reply and the final): an error final adds nothing to the
+        transcript."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute(
+                "DELETE FROM turns WHERE run_id = ? AND session_key = "
+                "(SELECT session_key FROM runs WHERE run_id = ?)", (run_id, run_id))
+            stamp = self.finish(run_id, final)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return stamp
+
     def unfinished(self) -> list[str]:
         """Runs a previous process accepted but never finished, oldest first."""
         rows = self.db.execute(
@@ -182,6 +199,14 @@ class SessionStore:
         row = self.db.execute(
             "SELECT text FROM turns WHERE session_key = ? AND role = ? ORDER BY seq LIMIT 1",
             (session_key, role)).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def stored_reply(self, session_key: str, run_id: str) -> str | None:
+        """The reply of ``run_id`` if its exchange is in the transcript already: a
+        process that died after storing it, before the run's final, left it there."""
+        row = self.db.execute(
+            "SELECT text FROM turns WHERE session_key = ? AND run_id = ? AND role = "
+            "'assistant' ORDER BY seq DESC LIMIT 1", (session_key, run_id)).fetchone()
         return str(row[0]) if row is not None else None
 
     def reset(self, session_key: str) -> int:
