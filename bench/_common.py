@@ -321,7 +321,7 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_times(pid))
 
 
-def _cpu_jiffies() -> tuple[int, int]:
+def cpu_jiffies() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
     with open("/proc/stat", encoding="ascii") as stream:
         values = [int(x) for x in stream.readline().split()[1:]]
@@ -331,9 +331,9 @@ def _cpu_jiffies() -> tuple[int, int]:
 
 def machine_busy(sample_s: float = 1.0) -> float:
     """Fraction (0..1) of all CPUs that were busy over the next ``sample_s`` seconds."""
-    busy0, total0 = _cpu_jiffies()
+    busy0, total0 = cpu_jiffies()
     time.sleep(sample_s)
-    busy1, total1 = _cpu_jiffies()
+    busy1, total1 = cpu_jiffies()
     return (busy1 - busy0) / max(1, total1 - total0)
 
 

@@ -66,7 +66,7 @@ from typing import Any
 from _common import (
     LeanConnection,
     Result,
-    _cpu_jiffies,
+    cpu_jiffies,
     child_env,
     cpu_seconds,
     cpu_times,
@@ -109,19 +109,19 @@ CSV_FIELDS = ("t_s", "rss_mb", "fds", "db_kb", "wal_kb", "gateway_cpu_pct", "ben
 
 def fakes_main(conn: Any) -> None:
     """Child process: the fake Bot API and the fake model server, driven over a pipe."""
-    from fake_models import FakeModels, ScriptedCall, _text_of
+    from fake_models import FakeModels, ScriptedCall, text_of
     from fake_telegram import FakeTelegram
 
     class SoakModels(FakeModels):
         """FakeModels that asks for a tool when the user's message names one, so turns
         running at once each get their own tool call (the scripted queue is shared)."""
 
-        def _plan(self, api: Any, body: dict[str, Any]) -> Any:
-            fault, text, pieces, calls = super()._plan(api, body)
+        def plan(self, api: Any, body: dict[str, Any]) -> Any:
+            fault, text, pieces, calls = super().plan(api, body)
             last = body["messages"][-1]
             if calls or last.get("role") != "user":
                 return fault, text, pieces, calls
-            asked = re.search(r"tool-(read|exec) (\d+)", _text_of(last.get("content")))
+            asked = re.search(r"tool-(read|exec) (\d+)", text_of(last.get("content")))
             if asked is None:
                 return fault, text, pieces, calls
             if asked[1] == "read":
@@ -675,7 +675,7 @@ class Soak:
             last_frames = self.frames()
             last_cpu = cpu_seconds(self.gw.pid)
             last_own = sum(cpu_times())
-            last_jiffies = _cpu_jiffies()
+            last_jiffies = cpu_jiffies()
             last_t = time.monotonic()
             probe.take()
             while True:
@@ -692,7 +692,7 @@ class Soak:
                     self.counters.error(f"the lag probe got no answer in {span:.0f} s")
                 self.lag_all.extend(lags)
                 counts, frames = self.counters.snapshot(), self.frames()
-                cpu, own, jiffies = cpu_seconds(self.gw.pid), sum(cpu_times()), _cpu_jiffies()
+                cpu, own, jiffies = cpu_seconds(self.gw.pid), sum(cpu_times()), cpu_jiffies()
                 busy = (jiffies[0] - last_jiffies[0]) / max(1, jiffies[1] - last_jiffies[1])
                 db_kb, wal_kb = state_db_kb(state)
                 try:

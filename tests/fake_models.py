@@ -141,7 +141,7 @@ class _Abort(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
     """The text of a message ``content``: a string or a list of ``{"type": "text"}`` blocks
     (``tool_result`` blocks count with their content)."""
     if isinstance(content, str):
@@ -152,7 +152,7 @@ def _text_of(content: Any) -> str:
             if isinstance(part, dict) and part.get("type") in ("text", None):
                 texts.append(str(part.get("text", "")))
             elif isinstance(part, dict) and part.get("type") == "tool_result":
-                texts.append(_text_of(part.get("content")))
+                texts.append(text_of(part.get("content")))
         return " ".join(texts)
     return ""
 
@@ -416,7 +416,7 @@ class FakeModels(LoopbackFake):
                                    "API accepts a top-level `system` parameter, not \"system\" "
                                    "as an input message role.")
                 content = message.get("content")
-                if (not _text_of(content) and not _has_blocks(content, "tool_use")
+                if (not text_of(content) and not _has_blocks(content, "tool_use")
                         and not _has_blocks(content, "tool_result")
                         and i != len(messages) - 1):
                     raise ApiError(api, 400, f"messages.{i}: all messages must have non-empty "
@@ -434,9 +434,12 @@ class FakeModels(LoopbackFake):
         if self.models is not None and model not in self.models:
             raise ApiError(api, 404, model=model)
 
-    def _plan(self, api: Api, body: dict[str, Any]
+    def plan(self, api: Api, body: dict[str, Any]
               ) -> tuple[_Fault | None, str, list[str], list[ScriptedCall]]:
-        """The call's scripted fault (if any), its reply text and pieces, its tool calls."""
+        """The call's scripted fault (if any), its reply text and pieces, its tool calls.
+
+        A subclass may override it to answer by the request's content (the soak run
+        does, since its concurrent turns cannot share one scripted queue)."""
         calls: list[ScriptedCall] = []
         with self._lock:
             fault = self._faults[api].popleft() if self._faults[api] else None
@@ -447,15 +450,15 @@ class FakeModels(LoopbackFake):
                 last = body["messages"][-1]
                 users = [m for m in body["messages"] if m.get("role") == "user"]
                 if last.get("role") == "tool":
-                    text = "echo: " + _text_of(last.get("content"))
+                    text = "echo: " + text_of(last.get("content"))
                 else:
-                    text = "echo: " + (_text_of(users[-1].get("content")) if users else "")
+                    text = "echo: " + (text_of(users[-1].get("content")) if users else "")
                 pieces = None
         return fault, text, split_pieces(text, pieces) if text else [], calls
 
     def _prompt_tokens(self, body: dict[str, Any]) -> int:
-        texts = [_text_of(body.get("system"))]
-        texts += [_text_of(m.get("content")) for m in body["messages"]]
+        texts = [text_of(body.get("system"))]
+        texts += [text_of(m.get("content")) for m in body["messages"]]
         return count_tokens(" ".join(texts))
 
     def _wait_stalled(self, handler: _Handler) -> None:
@@ -487,7 +490,7 @@ class FakeModels(LoopbackFake):
         except ApiError as error:
             handler.send_json(error.status, error.body(), {**error.headers(), **request_id})
             return
-        fault, text, pieces, calls = self._plan(api, body)
+        fault, text, pieces, calls = self.plan(api, body)
         streaming = body.get("stream") is True
         if fault is not None and (fault.kind == "fail" or (
                 fault.kind == "stream-error" and not streaming)):
@@ -499,7 +502,7 @@ class FakeModels(LoopbackFake):
         head, per_piece, tail, result = build(body, rid, text, pieces, calls)
         timing: dict[str, Any] | None = None
         if self.timings is not None:
-            last = _text_of(body["messages"][-1].get("content"))[:80]
+            last = text_of(body["messages"][-1].get("content"))[:80]
             timing = {"api": api, "id": rid, "last": last, "received": handler.received_at,
                       "first_piece": None, "end": None}
         if not streaming:
