@@ -66,8 +66,8 @@ from typing import Any
 from _common import (
     LeanConnection,
     Result,
-    cpu_jiffies,
     child_env,
+    cpu_jiffies,
     cpu_seconds,
     cpu_times,
     gateway,
