@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+# bench/ is not a package: it is on the path only while soak (and its _common) load, so
+# its other scripts (bench/ui.py) cannot shadow test packages of the same name.
 sys.path.insert(0, str(BENCH))
-
-import soak  # noqa: E402 - bench/ is not a package
+try:
+    import soak
+finally:
+    sys.path.remove(str(BENCH))
 
 CI_DURATION_S = 60
 CI_CLIENTS = 1000
