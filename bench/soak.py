@@ -36,7 +36,7 @@ machine's scheduling. At the end ``soak.png`` plots the rows (matplotlib, the
 ``bench`` extra).
 
 The run fails (exit 1, one line saying what failed) when, over the second half of
-the rows, the least-squares slope of RSS or of descriptors passes its bound, when
+the rows, the Theil–Sen slope of RSS or of descriptors passes its bound, when
 the lag's p99 or max passes its bound, when any request, turn, call or CLI run
 failed, when a send was not delivered exactly once (the fake's record), an inbound
 message was not answered exactly once, a cron run's delivery is missing or
@@ -54,6 +54,7 @@ import json
 import multiprocessing
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -424,16 +425,17 @@ def final_text(payload: dict[str, Any]) -> str:
 
 
 def slope_per_min(times: list[float], values: list[float]) -> float:
-    """Least-squares slope of ``values`` over ``times`` (seconds), per minute."""
-    n = len(times)
-    if n < 2:
-        return 0.0
-    mean_t, mean_v = sum(times) / n, sum(values) / n
-    var = sum((t - mean_t) ** 2 for t in times)
-    if var == 0:
-        return 0.0
-    cov = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True))
-    return cov / var * 60
+    """The Theil–Sen slope of ``values`` over ``times`` (seconds), per minute: the
+    median of the slopes between every pair of samples.
+
+    Unlike a least-squares fit, one step (a module imported once, the first automatic
+    backup) does not read as growth, while memory that keeps rising, steadily or in
+    repeated steps, does.
+    """
+    pairs = [(values[j] - values[i]) / (times[j] - times[i])
+             for i in range(len(times)) for j in range(i + 1, len(times))
+             if times[j] != times[i]]
+    return statistics.median(pairs) * 60 if pairs else 0.0
 
 
 def state_db_kb(state: Path) -> tuple[float, float]:

@@ -116,3 +116,20 @@ def test_growth_in_the_first_half_only_is_warm_up() -> None:
     figures, broken = soak.verdict(bounds(), samples, [1.0] * 100)
     assert broken == []
     assert figures["rssSlopeMBPerMin"] == pytest.approx(0.0)
+
+
+def test_one_step_is_not_growth_but_repeated_steps_are() -> None:
+    """A single rise (a module imported once, the first automatic backup) at the end of
+    the run is not a leak; memory that rises a step every few samples is. Twelve rows
+    are the CI's 60 s run."""
+    samples = rows(count=12)
+    samples[-1]["rss_mb"] += 3.0
+    figures, broken = soak.verdict(bounds(), samples, [1.0] * 100)
+    assert broken == []
+    assert abs(figures["rssSlopeMBPerMin"]) < 2.0
+
+    stairs = rows()
+    for index, row in enumerate(stairs):
+        row["rss_mb"] = 60.0 + 1.0 * (index // 3)  # +1 MB every 15 s: 4 MB/min
+    _, broken = soak.verdict(bounds(), stairs, [1.0] * 100)
+    assert len(broken) == 1 and "RSS grows" in broken[0]

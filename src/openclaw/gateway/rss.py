@@ -46,11 +46,10 @@ def release_heap() -> None:
         _trim = False
         try:
             import ctypes
-            import ctypes.util
 
-            name = ctypes.util.find_library("c")
-            if name:
-                _trim = ctypes.CDLL(name).malloc_trim
+            # The process's own symbols: libc is already loaded, so nothing is searched
+            # for (ctypes.util.find_library would run ldconfig on the event loop).
+            _trim = ctypes.CDLL(None).malloc_trim
         except (OSError, AttributeError):
             pass
     if _trim:
