@@ -124,6 +124,36 @@ def test_a_snapshot_taken_while_the_database_is_written_is_consistent(home: Path
     assert not list(info.path.parent.glob(".*"))  # no temporary file or snapshot left
 
 
+def test_a_file_rewritten_while_it_is_archived_goes_in_as_read(home: Path) -> None:
+    """A workspace note rewritten over and over (truncated, then written) during the
+    backups never fails them: each archive holds the note as it was read (one of its
+    states, or the start of one being written), and its manifest matches it."""
+    sources = make_state(home)
+    note = sources.workspace / "note.md"
+    states = {f"version {k} ".encode() * (200 + 300 * (k % 5)) for k in range(5)}
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        k = 0
+        while not stop.is_set():
+            note.write_bytes(f"version {k % 5} ".encode() * (200 + 300 * (k % 5)))
+            k += 1
+
+    note.write_bytes(b"")
+    thread = threading.Thread(target=rewrite)
+    thread.start()
+    try:
+        archives = [create_backup(sources, version="1", created_ms=T0 + k).path
+                    for k in range(40)]
+    finally:
+        stop.set()
+        thread.join()
+    for archive in archives:
+        verify_backup(archive)
+        content = members(archive)["workspace/note.md"]
+        assert any(state.startswith(content) for state in states)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "changed-file", "bad-database", "unsafe-name"])
 def test_verify_names_the_archive_and_what_is_wrong(home: Path, damage: str) -> None:
     sources = make_state(home)

@@ -187,33 +187,28 @@ def snapshot_database(source: Path, target: Path) -> int:
     return version
 
 
-class _HashingReader:
-    """A file wrapper that hashes what ``tarfile`` reads through it."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.digest.update(data)
-        return data
+#: A file up to this size is copied through memory on its way into an archive; a
+#: larger one through a temporary file.
+SPOOL_BYTES = 8 << 20
 
 
 def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> dict[str, Any]:
-    with open(path, "rb") as stream:
+    """Add ``path`` as it was when read: it is first copied (and hashed) into a spool,
+    so a file being rewritten meanwhile (a note the agent or the user is editing) is
+    archived as one of its states instead of failing the backup."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream, tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
         info = os.fstat(stream.fileno())
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            spool.write(chunk)
         member = tarfile.TarInfo(arcname)
-        member.size, member.mtime = info.st_size, int(info.st_mtime)
+        member.size, member.mtime = spool.tell(), int(info.st_mtime)
         member.mode = stat.S_IMODE(info.st_mode)
-        reader = _HashingReader(stream)
-        try:
-            tar.addfile(member, reader)
-        except OSError as exc:
-            raise BackupError(f"{path} changed while it was being archived ({exc}); run "
-                              "the backup again") from None
+        spool.seek(0)
+        tar.addfile(member, spool)
     return {"path": arcname, "size": member.size, "mode": member.mode,
-            "sha256": reader.digest.hexdigest()}
+            "sha256": digest.hexdigest()}
 
 
 def _add_dir(tar: tarfile.TarFile, path: Path, arcname: str) -> dict[str, Any]:
