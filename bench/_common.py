@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -708,3 +710,46 @@ class LeanConnection(asyncio.Protocol):
             await asyncio.wait_for(asyncio.shield(self.closed), 5)
         except TimeoutError:
             self.abort()
+
+
+class PipedChild:
+    """A helper process (``spawn``: a fake server, a probe) driven over a pipe.
+
+    ``target(conn, *args)`` runs in the child: it sends one greeting when ready (its
+    base URL, say), then answers each command tuple, and on ``("stop",)`` answers and
+    returns. :meth:`call` sends one command and returns its answer, from any thread.
+    A benchmark's fake runs in a process of its own so that its work is not counted
+    against the gateway's clients, nor theirs against it.
+    """
+
+    def __init__(self, target: Callable[..., None], *args: Any,
+                 start_timeout_s: float = 60.0) -> None:
+        """Start the child and wait for its greeting (:attr:`greeting`)."""
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=target, args=(child, *args), daemon=True)
+        self.process.start()
+        child.close()  # so that a dead child is an EOFError here, not a hang
+        if not self.conn.poll(start_timeout_s):
+            self.process.kill()
+            raise RuntimeError(f"{target.__name__}: the child process did not start "
+                               f"within {start_timeout_s:g} s")
+        self.greeting: Any = self.conn.recv()
+        self.pid = int(self.process.pid or 0)
+        self.lock = threading.Lock()
+
+    def call(self, *command: Any) -> Any:
+        """Send one command (a tuple: its name, then its arguments); its answer."""
+        with self.lock:
+            self.conn.send(command)
+            return self.conn.recv()
+
+    def stop(self) -> None:
+        """Ask the child to stop, and reap it (killed if it does not end in 5 s)."""
+        if self.process.is_alive():
+            with contextlib.suppress(OSError, EOFError):
+                self.call("stop")
+            self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)

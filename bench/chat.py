@@ -70,9 +70,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import multiprocessing
 import statistics
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +80,7 @@ import msgspec
 
 from _common import (
     LeanConnection,
+    PipedChild,
     Result,
     cpu_seconds,
     gateway,
@@ -131,49 +130,26 @@ def fake_server(conn: Any) -> None:
     fake.record_timings()
     conn.send(fake.openai_base_url)
     while True:
-        command = conn.recv()
+        command, *_ = conn.recv()
         if command == "timings":
-            with fake._lock:
-                timings, fake.timings = fake.timings, []
-            conn.send(timings)
+            conn.send(fake.take_timings())
         elif command == "stop":
             fake.stop()
             conn.send(None)
             return
 
 
-class FakeProcess:
-    """A FakeModels in a child process (``spawn``), driven over a pipe."""
+class FakeProcess(PipedChild):
+    """A FakeModels in a child process, driven over a pipe."""
 
     def __init__(self) -> None:
         """Start the child and wait for its base URL."""
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=fake_server, args=(child,), daemon=True)
-        self.process.start()
-        self.base_url: str = self.conn.recv()
-        self.pid = int(self.process.pid or 0)
-        self.lock = threading.Lock()
-
-    def call(self, command: str) -> Any:
-        """One command, its answer."""
-        with self.lock:
-            self.conn.send(command)
-            return self.conn.recv()
+        super().__init__(fake_server)
+        self.base_url: str = self.greeting
 
     def timings(self) -> dict[str, dict[str, Any]]:
         """The calls' timings since the last time asked, by their last message's text."""
         return {entry["last"]: entry for entry in self.call("timings")}
-
-    def stop(self) -> None:
-        """Stop the fake and reap the child."""
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, EOFError):
-                self.call("stop")
-            self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
 
 
 # --------------------------------------------------------------------------- chat.send

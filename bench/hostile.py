@@ -139,7 +139,7 @@ def authenticated_raw(port: int, rcvbuf: int | None = None) -> MiniWebSocket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.connect(("127.0.0.1", port))
     ws = MiniWebSocket(sock)
-    ws._handshake("127.0.0.1", port, "/", "bench-hostile")
+    ws.handshake("127.0.0.1", port, "/", "bench-hostile")
     ws.settimeout(30)
     ws.recv_text()
     ws.send_text(json.dumps(connect_frame(TOKEN, client_id="cli", mode="cli")))

@@ -32,14 +32,12 @@ At the end the fake's record must hold exactly one delivery per distinct key sen
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing
-import threading
 import time
 from collections import Counter
 from typing import Any
 
 from _common import (
+    PipedChild,
     Result,
     child_env,
     cpu_seconds,
@@ -75,32 +73,21 @@ def fake_server(conn: Any, token: str) -> None:
             fake.delay(*args)
             conn.send(None)
         elif command == "sent":
-            conn.send([(entry["chat_id"], entry["text"]) for entry in fake.sent])
+            conn.send(fake.deliveries())
         elif command == "stop":
             fake.stop()
             conn.send(None)
             return
 
 
-class FakeProcess:
-    """A FakeTelegram in a child process (``spawn``), driven over a pipe."""
+class FakeProcess(PipedChild):
+    """A FakeTelegram in a child process, driven over a pipe."""
 
     def __init__(self, token: str) -> None:
         """Start the child and wait for its ``api_root``."""
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=fake_server, args=(child, token), daemon=True)
-        self.process.start()
+        super().__init__(fake_server, token)
         self.token = token
-        self.api_root: str = self.conn.recv()
-        self.pid = int(self.process.pid or 0)
-        self.lock = threading.Lock()
-
-    def call(self, *command: Any) -> Any:
-        """One command, its answer."""
-        with self.lock:
-            self.conn.send(command)
-            return self.conn.recv()
+        self.api_root: str = self.greeting
 
     def delay(self, method: str, seconds: float) -> None:
         """Delay every call of ``method`` by ``seconds`` (0 for none)."""
@@ -110,16 +97,6 @@ class FakeProcess:
         """(chat_id, text) of every delivery the fake recorded, in order."""
         result: list[tuple[Any, str | None]] = self.call("sent")
         return result
-
-    def stop(self) -> None:
-        """Stop the fake and reap the child."""
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, EOFError):
-                self.call("stop")
-            self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
 
 
 # --------------------------------------------------------------------------- sends

@@ -51,13 +51,11 @@ import contextlib
 import csv
 import itertools
 import json
-import multiprocessing
 import re
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -66,6 +64,7 @@ from typing import Any
 
 from _common import (
     LeanConnection,
+    PipedChild,
     Result,
     child_env,
     cpu_jiffies,
@@ -139,11 +138,9 @@ def fakes_main(conn: Any) -> None:
         if command == "push":
             conn.send(telegram.push_message(*args))
         elif command == "sent":
-            with telegram._lock:
-                conn.send([(entry["chat_id"], entry["text"]) for entry in telegram.sent])
+            conn.send(telegram.deliveries())
         elif command == "model_calls":
-            with models._lock:
-                conn.send(len(models.requests))
+            conn.send(len(models.bodies()))
         elif command == "stop":
             telegram.stop()
             models.stop()
@@ -151,36 +148,13 @@ def fakes_main(conn: Any) -> None:
             return
 
 
-class Fakes:
-    """The fakes' child process (``spawn``), driven over a pipe from any thread."""
+class Fakes(PipedChild):
+    """The fakes' child process, driven over a pipe from any thread."""
 
     def __init__(self) -> None:
         """Start the child and wait for its two base URLs."""
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=fakes_main, args=(child,), daemon=True)
-        self.process.start()
-        child.close()  # so that a dead child is an EOFError here, not a hang
-        if not self.conn.poll(60):
-            raise RuntimeError("the fakes' process did not start within 60 s")
-        self.api_root, self.model_url = self.conn.recv()
-        self.lock = threading.Lock()
-
-    def call(self, *command: Any) -> Any:
-        """One command, its answer (blocking; use :func:`asyncio.to_thread` from the loop)."""
-        with self.lock:
-            self.conn.send(command)
-            return self.conn.recv()
-
-    def stop(self) -> None:
-        """Stop both fakes and reap the child."""
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, EOFError):
-                self.call("stop")
-            self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
+        super().__init__(fakes_main)
+        self.api_root, self.model_url = self.greeting
 
 
 # --------------------------------------------------------------------------- the lag probe
@@ -202,7 +176,7 @@ def probe_main(conn: Any, url: str, token: str, every: float) -> None:
     conn.send("ready")
     for number in itertools.count():
         if conn.poll():
-            command = conn.recv()
+            command, *_ = conn.recv()
             if command == "stop":
                 break
             conn.send(samples)
@@ -218,40 +192,33 @@ def probe_main(conn: Any, url: str, token: str, every: float) -> None:
     conn.send(None)
 
 
-class Probe:
+class Probe(PipedChild):
     """The lag probe's child process."""
 
     def __init__(self, gw: GatewayProcess, every: float) -> None:
         """Start the probe and wait until its connection is open."""
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=probe_main,
-                                       args=(child, gw.url, gw.token, every), daemon=True)
-        self.process.start()
-        child.close()  # so that a dead child is an EOFError here, not a hang
-        if not self.conn.poll(60) or self.conn.recv() != "ready":
+        super().__init__(probe_main, gw.url, gw.token, every)
+        if self.greeting != "ready":
             raise RuntimeError("the lag probe did not start")
 
     def take(self) -> list[float]:
         """Round trips (ms) since the last call; empty when the probe does not answer
         within 30 s (then no round trip came back in that time either)."""
-        self.conn.send("take")
+        self.conn.send(("take",))
         if not self.conn.poll(30):
             return []
         samples: list[float] = self.conn.recv()
         return samples
 
     def stop(self) -> None:
-        """Stop the probe and reap it."""
+        """Stop the probe (answers to earlier takes may come first) and reap it."""
         if self.process.is_alive():
             with contextlib.suppress(OSError, EOFError):
-                self.conn.send("stop")
+                self.conn.send(("stop",))
                 while self.conn.recv() is not None:
                     pass
             self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
+        super().stop()
 
 
 # --------------------------------------------------------------------------- clients

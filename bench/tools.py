@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import Result, gateway, parse, parser, progress, report, summary
+from _common import PipedChild, Result, gateway, parse, parser, progress, report, summary
 from harness import RawClient
 
 TARGET_MS = 5.0
@@ -51,43 +49,16 @@ def fake_server(conn: Any) -> None:
     fake.record_timings()
     conn.send(fake.openai_base_url)
     while True:
-        command = conn.recv()
-        if isinstance(command, tuple) and command[0] == "tool":
-            fake.reply_tool_calls([ScriptedCall("read", {"path": command[1]}, pieces=3)])
+        command, *args = conn.recv()
+        if command == "tool":
+            fake.reply_tool_calls([ScriptedCall("read", {"path": args[0]}, pieces=3)])
             conn.send(None)
         elif command == "timings":
-            with fake._lock:
-                timings, fake.timings = fake.timings, []
-            conn.send(timings)
+            conn.send(fake.take_timings())
         elif command == "stop":
             fake.stop()
             conn.send(None)
             return
-
-
-class FakeProcess:
-    """The fake in a child process (``spawn``), driven over a pipe."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=fake_server, args=(child,), daemon=True)
-        self.process.start()
-        self.base_url: str = self.conn.recv()
-        self.lock = threading.Lock()
-
-    def call(self, command: Any) -> Any:
-        with self.lock:
-            self.conn.send(command)
-            return self.conn.recv()
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, EOFError):
-                self.call("stop")
-            self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
 
 
 def tool_cost(count: int) -> dict[str, float]:
@@ -119,12 +90,12 @@ def main() -> None:
     args.add_argument("--turns", type=int, default=300, help="turns measured")
     args.add_argument("--warmup", type=int, default=20, help="turns before measuring")
     ns = parse(args, {"turns": 20, "warmup": 3})
-    fake = FakeProcess()
+    fake = PipedChild(fake_server)
     problems: list[str] = []
     home = Path(tempfile.mkdtemp(prefix="openclaw-bench-"))
     config = {"agents": {"defaults": {"model": "local/test-model"}},
               "models": {"providers": {"local": {"api": "openai-completions",
-                                                 "baseUrl": fake.base_url,
+                                                 "baseUrl": fake.greeting,
                                                  "apiKey": API_KEY}}}}
     trips: list[float] = []
     try:
@@ -138,7 +109,7 @@ def main() -> None:
             for index in range(total):
                 name = f"t{index}.txt"
                 (workspace / name).write_text(f"turn {index} note")
-                fake.call(("tool", name))
+                fake.call("tool", name)
                 key = f"turn-{index}"
                 raw.send({"type": "req", "id": key, "method": "agent",
                           "params": {"message": f"turn {index}", "idempotencyKey": key,

@@ -322,6 +322,13 @@ class FakeModels(LoopbackFake):
         with self._lock:
             self.timings = [] if on else None
 
+    def take_timings(self) -> list[dict[str, Any]]:
+        """The :attr:`timings` recorded since the last take (see :meth:`record_timings`),
+        handed over and cleared at once."""
+        with self._lock:
+            taken, self.timings = self.timings or [], [] if self.timings is not None else None
+        return taken
+
     def release(self) -> None:
         """Let every currently stalled call carry on."""
         with self._changed:

@@ -325,6 +325,12 @@ class FakeTelegram(LoopbackFake):
             return [s["text"] if s["text"] is not None else s["caption"] for s in self.sent
                     if s["text"] is not None or s["caption"] is not None]
 
+    def deliveries(self) -> list[tuple[Any, str | None]]:
+        """``(chat_id, text)`` of every delivered message, in delivery order (a copy,
+        safe to take while the server runs)."""
+        with self._lock:
+            return [(entry["chat_id"], entry["text"]) for entry in self.sent]
+
     def _summary(self) -> str:
         return (f"requests={[method for method, _ in self.requests]} "
                 f"sent={self.sent_texts()}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import until
 from inprocess import InProcessGateway
 from openclaw.config import parse_config
 from openclaw.errors import ConfigError
@@ -19,13 +20,6 @@ from openclaw.gateway.backups import BackupScheduler
 from openclaw.store.backup import create_backup, list_backups, verify_backup
 
 T0 = 1_700_000_000_000  # in the past: a backup made then is overdue now
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)  # polling a worker thread's progress: no event to await
 
 
 def test_backups_run_while_serving_and_retention_prunes(
@@ -57,7 +51,7 @@ def test_backups_run_while_serving_and_retention_prunes(
         # up, and after the gateway's checkpointer has moved its log into the file.
         for _ in range(5):
             made, skipped = scheduler.made, scheduler.skipped
-            wait_for(lambda skipped=skipped: scheduler.skipped >= skipped + 3)  # type: ignore[misc]
+            until(lambda skipped=skipped: scheduler.skipped >= skipped + 3, "3 skipped rounds")
             if scheduler.made == made:
                 break
         assert scheduler.made == made

@@ -148,7 +148,7 @@ def _stalled_client(url_port: int, token: str) -> tuple[socket.socket, MiniWebSo
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", url_port))
     ws = MiniWebSocket(sock)
-    ws._handshake("127.0.0.1", url_port, "/", "stalled-test")
+    ws.handshake("127.0.0.1", url_port, "/", "stalled-test")
     ws.settimeout(10)
     json.loads(ws.recv_text())  # challenge
     ws.send_text(json.dumps(connect_frame(token, mode="ui", instance_id="stalled-1")))

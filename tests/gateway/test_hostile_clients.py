@@ -140,7 +140,7 @@ def authenticated_raw(port: int, token: str, rcvbuf: int | None = None) -> MiniW
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.connect(("127.0.0.1", port))
     ws = MiniWebSocket(sock)
-    ws._handshake("127.0.0.1", port, "/", "hostile-test")
+    ws.handshake("127.0.0.1", port, "/", "hostile-test")
     ws.settimeout(10)
     json.loads(ws.recv_text())  # challenge
     ws.send_text(json.dumps(connect_frame(token, client_id="cli", mode="cli")))

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from fake_telegram import FakeTelegram, gateway_config
-from harness import GatewayProcess, RawClient
+from harness import GatewayProcess, RawClient, until
 from openclaw.atomicfile import write_atomic
 
 HOUR = 3600
@@ -103,17 +103,6 @@ def ran(raw: RawClient) -> list[dict[str, Any]]:
     """The entries of slots that ran (not missed), once finished."""
     return [e for e in entries(raw) if e["status"] not in ("missed", "running")]
 
-
-def until(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``predicate`` (a state of the gateway) until truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def assert_each_slot_once(raw: RawClient) -> list[dict[str, Any]]:

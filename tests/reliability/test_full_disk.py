@@ -16,7 +16,6 @@ import errno
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +25,7 @@ import httpx
 import pytest
 
 from fake_telegram import FakeTelegram, gateway_config
-from harness import GatewayProcess, RawClient, run_cli
+from harness import GatewayProcess, RawClient, run_cli, until
 from openclaw.inbound import InboundMessage
 from openclaw.store.db import DiskFull, open_database
 from openclaw.store.inbox import Inbox
@@ -67,17 +66,6 @@ def fill(directory: Path) -> Path:
     assert os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize < 1 << 12
     return filler
 
-
-def until(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``predicate`` (a state of another process) until truthy; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def send(raw: RawClient, key: str, text: str) -> dict[str, Any]:

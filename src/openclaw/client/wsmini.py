@@ -70,13 +70,18 @@ class MiniWebSocket:
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
             ws = cls(sock)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            ws._handshake(host, port, path, user_agent)
+            ws.handshake(host, port, path, user_agent)
         except BaseException:
             sock.close()
             raise
         return ws
 
-    def _handshake(self, host: str, port: int, path: str, user_agent: str) -> None:
+    def handshake(self, host: str, port: int, path: str, user_agent: str) -> None:
+        """The opening handshake over this socket, already connected to ``host:port``.
+
+        :meth:`connect` does it; a caller that opens the socket itself (to set its
+        options first, say a small receive buffer) calls it directly.
+        """
         key = base64.b64encode(os.urandom(16))
         request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
