@@ -60,7 +60,7 @@ from _common import (
     summary,
     table,
 )
-from harness import GatewayProcess, RawClient, clean_env, connect_frame
+from harness import GatewayProcess, RawClient, authenticated_raw, clean_env, connect_frame
 from openclaw.client.wsmini import MiniWebSocket
 
 TOKEN = "bench-hostile-" + "7" * 50
@@ -132,21 +132,6 @@ def new_connection_ms(url: str) -> float:
     return elapsed
 
 
-def authenticated_raw(port: int, rcvbuf: int | None = None) -> MiniWebSocket:
-    """A raw client after ``hello-ok``."""
-    sock = socket.socket()
-    if rcvbuf is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    ws = MiniWebSocket(sock)
-    ws.handshake("127.0.0.1", port, "/", "bench-hostile")
-    ws.settimeout(30)
-    ws.recv_text()
-    ws.send_text(json.dumps(connect_frame(TOKEN, client_id="cli", mode="cli")))
-    assert json.loads(ws.recv_text())["ok"] is True
-    return ws
-
-
 def wait_closed(sockets: list[socket.socket], timeout: float) -> float:
     """Read every socket until the gateway closes it; return when the last closed (s)."""
     started = time.monotonic()
@@ -195,7 +180,7 @@ def fate(client: RawClient, timeout: float = 60.0) -> str:
 
 
 def attack_pipeline(gw: GatewayProcess, count: int) -> str:
-    ws = authenticated_raw(gw.port)
+    ws = authenticated_raw(gw.port, TOKEN)
     answered = [0]
 
     def read() -> None:
@@ -284,7 +269,7 @@ def attack_never_read(gw: GatewayProcess, memory: dict[str, float]) -> str:
     answer = len(json.dumps(helper.request("status")))
     helper.close()
     memory["before"] = rss_mb(gw.pid)
-    attackers = [authenticated_raw(gw.port, rcvbuf=4096) for _ in range(4)]
+    attackers = [authenticated_raw(gw.port, TOKEN, rcvbuf=4096) for _ in range(4)]
 
     def flood(ws: MiniWebSocket) -> None:
         ws.settimeout(2.0)

@@ -29,6 +29,8 @@ from typing import Any
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
+from openclaw.client.wsmini import MiniWebSocket
+
 LISTENING = re.compile(r"listening on ws://[0-9.]+:(\d+) \(pid (\d+)")
 #: How the CLI is run: this interpreter (the project's venv) with ``-m openclaw``.
 OPENCLAW = (sys.executable, "-m", "openclaw")
@@ -65,6 +67,26 @@ def until(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def authenticated_raw(port: int, token: str, *, rcvbuf: int | None = None,
+                      timeout: float = 30.0) -> MiniWebSocket:
+    """A raw WebSocket (the project's minimal blocking client) on loopback after
+    ``hello-ok``, as a ``cli`` operator: for tests that misbehave at the frame level.
+    ``rcvbuf`` sets a small receive buffer before connecting (a client that reads
+    slowly or never)."""
+    sock = socket.socket()
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    ws = MiniWebSocket(sock)
+    ws.handshake("127.0.0.1", port, "/", "openclaw-test-raw")
+    ws.settimeout(timeout)
+    json.loads(ws.recv_text())  # connect.challenge
+    ws.send_text(json.dumps(connect_frame(token, client_id="cli", mode="cli")))
+    reply = json.loads(ws.recv_text())
+    assert reply["ok"] is True, reply
+    return ws
 
 
 def clean_env(home: Path, **extra: str | None) -> dict[str, str]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from harness import GatewayProcess, RawClient, connect_frame
+from harness import GatewayProcess, RawClient, authenticated_raw, connect_frame
 from inprocess import InProcessGateway
 from openclaw.client.wsmini import MiniWebSocket, WebSocketClosed
 from openclaw.protocol.frames import MAX_JSON_VALUES
@@ -133,21 +133,6 @@ def vm_rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def authenticated_raw(port: int, token: str, rcvbuf: int | None = None) -> MiniWebSocket:
-    """A raw client after ``hello-ok`` (the project's minimal WebSocket client)."""
-    sock = socket.socket()
-    if rcvbuf is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    ws = MiniWebSocket(sock)
-    ws.handshake("127.0.0.1", port, "/", "hostile-test")
-    ws.settimeout(10)
-    json.loads(ws.recv_text())  # challenge
-    ws.send_text(json.dumps(connect_frame(token, client_id="cli", mode="cli")))
-    assert json.loads(ws.recv_text())["ok"] is True
-    return ws
-
-
 def close_of(ws: MiniWebSocket) -> tuple[int | None, str]:
     """Read until the server closes; return its close code and reason."""
     try:
@@ -179,7 +164,7 @@ def probe(hostile: GatewayProcess) -> Iterator[tuple[Probe, float]]:
 def test_a_client_pipelining_20000_requests_waits_its_turn(
         hostile: GatewayProcess, probe: tuple[Probe, float]) -> None:
     measuring, rest = probe
-    attacker = authenticated_raw(hostile.port, TOKEN)
+    attacker = authenticated_raw(hostile.port, TOKEN, timeout=10)
     frames = [f'{{"type":"req","id":"p{n}","method":"health"}}' for n in range(20_000)]
     answered: list[str] = []
 
@@ -318,7 +303,7 @@ def test_clients_that_never_read_cost_a_bounded_buffer(
     # (4 MiB each at most on loopback here), far over the limit
     assert 4 * (requests * answer / 2**20 - 4) >= 3 * limit_mb, answer
     rss_before = vm_rss_mb(hostile.pid)
-    attackers = [authenticated_raw(hostile.port, TOKEN, rcvbuf=4096) for _ in range(4)]
+    attackers = [authenticated_raw(hostile.port, TOKEN, rcvbuf=4096, timeout=10) for _ in range(4)]
 
     def flood(ws: MiniWebSocket) -> None:
         ws.settimeout(2.0)
