@@ -165,7 +165,8 @@ class GatewayServer:
                 await self._act(ws, conn, conn.handshake_timeout(), holder)
                 return
             while True:
-                await ws.drain()  # the client reads its answers before it is read again
+                if ws.writing_paused:  # the client reads its answers before it is read again
+                    await ws.drain()
                 if (data := await ws.recv()) is None:
                     return
                 big = len(data) > BIG_MESSAGE

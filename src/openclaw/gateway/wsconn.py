@@ -135,6 +135,11 @@ class WebSocketConnection:
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
+    @property
+    def writing_paused(self) -> bool:
+        """Whether the client has not taken what was already written to it."""
+        return self._writable is not None and not self._writable.done()
+
     async def drain(self) -> None:
         """Wait while the client has not taken what was already written to it."""
         if self._writable is not None:
@@ -149,6 +154,9 @@ class WebSocketConnection:
     def data_received(self, data: bytes) -> None:
         """Take bytes from the socket; parse them into whole messages for :meth:`recv`
         while the inbox has room (the rest waits, and reading pauses)."""
+        if not self._pending and len(data) <= FEED_CHUNK and len(self._messages) < INBOX_LIMIT:
+            self._parse(data)  # the common case: a small read, nothing waiting
+            return
         self._pending += data
         self._feed()
 
