@@ -382,6 +382,22 @@ class RawClient:
         assert reply["ok"] is True, reply
         return dict(reply["payload"])
 
+    @classmethod
+    def to(cls, gateway: Any, **handshake: Any) -> RawClient:
+        """A client of ``gateway`` (anything with ``url`` and ``token``: a
+        :class:`GatewayProcess` or an ``InProcessGateway``), after its ``hello-ok``;
+        ``handshake`` goes to :func:`connect_frame` (``scopes=...``, say)."""
+        raw = cls(gateway.url)
+        raw.handshake(gateway.token, **handshake)
+        return raw
+
+    def payload(self, method: str, params: dict[str, Any] | None = None,
+                timeout: float = 10.0) -> Any:
+        """The payload of the response to ``method`` (asserting that it succeeded)."""
+        reply = self.request(method, params, timeout)
+        assert reply["ok"], reply
+        return reply["payload"]
+
     def request(self, method: str, params: dict[str, Any] | None = None,
                 timeout: float = 10.0) -> dict[str, Any]:
         """Send a request and return its response frame (events in between are kept)."""

@@ -35,10 +35,7 @@ def anthropic_config(models: FakeModels) -> dict[str, Any]:
                                                    "apiKey": "test-key"}}}}
 
 
-def client(gateway: GatewayProcess) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token)
-    return raw
+client = RawClient.to
 
 
 def run_agent(raw: RawClient, params: dict[str, Any], timeout: float = 30

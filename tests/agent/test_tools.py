@@ -39,10 +39,7 @@ def models() -> Iterator[FakeModels]:
         yield fake
 
 
-def connect(gateway: InProcessGateway, scopes: list[str] | None = None) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token, **({"scopes": scopes} if scopes is not None else {}))
-    return raw
+connect = RawClient.to
 
 
 def run_agent(raw: RawClient, message: str, key: str, timeout: float = 30, **params: Any
@@ -281,7 +278,7 @@ def finish(raw: RawClient, key: str) -> tuple[dict[str, Any], list[dict[str, Any
 
 def test_a_fresh_install_asks_and_a_second_client_approves(make_gw: MakeGateway) -> None:
     gateway = make_gw()
-    asker, owner = connect(gateway, ["operator.write"]), connect(gateway)
+    asker, owner = connect(gateway, scopes=["operator.write"]), connect(gateway)
     start_run(asker, "run `echo approved`", "ap1")
     requested = owner.next_event("exec.approval.requested")["payload"]
     request = requested["request"]

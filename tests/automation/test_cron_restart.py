@@ -33,16 +33,8 @@ def models() -> Iterator[FakeModels]:
         yield fake
 
 
-def connect(gateway: GatewayProcess) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token)
-    return raw
-
-
-def call(raw: RawClient, method: str, params: dict[str, Any]) -> Any:
-    reply = raw.request(method, params)
-    assert reply["ok"], reply
-    return reply["payload"]
+connect = RawClient.to
+call = RawClient.payload
 
 
 def runs_of(raw: RawClient, job: str) -> list[dict[str, Any]]:

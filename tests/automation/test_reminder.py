@@ -9,21 +9,11 @@ own agent turn on the main session at its time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from harness import GatewayProcess, RawClient
 
-
-def connect(gateway: GatewayProcess) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token)
-    return raw
-
-
-def call(raw: RawClient, method: str, params: dict[str, Any]) -> Any:
-    reply = raw.request(method, params)
-    assert reply["ok"], reply
-    return reply["payload"]
+connect = RawClient.to
+call = RawClient.payload
 
 
 def test_a_reminder_set_in_words_fires_after_a_restart(

@@ -30,16 +30,8 @@ def fake_config(models: FakeModels, default: str = "local/test-model") -> dict[s
                                                "apiKey": "test-key"}}}}
 
 
-def connect(gateway: InProcessGateway) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token)
-    return raw
-
-
-def ok(raw: RawClient, method: str, params: dict[str, Any] | None = None) -> Any:
-    reply = raw.request(method, params)
-    assert reply["ok"], reply
-    return reply["payload"]
+connect = RawClient.to
+ok = RawClient.payload
 
 
 def error(raw: RawClient, method: str, params: dict[str, Any]) -> dict[str, Any]:

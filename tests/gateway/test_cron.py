@@ -20,10 +20,7 @@ def telegram() -> Iterator[FakeTelegram]:
         yield fake
 
 
-def reader(gateway: InProcessGateway) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token)
-    return raw
+reader = RawClient.to
 
 
 def cron_event(raw: RawClient, action: str, job: str, timeout: float = 10.0) -> dict[str, Any]:

@@ -26,10 +26,7 @@ def telegram_config(fake: FakeTelegram, **extra: Any) -> dict[str, Any]:
     return gateway_config(fake, [ALLOWED_USER], **extra)
 
 
-def client(gateway: GatewayProcess) -> RawClient:
-    raw = RawClient(gateway.url)
-    raw.handshake(gateway.token)
-    return raw
+client = RawClient.to
 
 
 def test_send_text_reaches_telegram_once(

@@ -83,10 +83,7 @@ def setup(tmp_path: Path, make_gateway: Callable[..., GatewayProcess]) -> Iterat
         gateway.stop()
 
 
-def call(raw: RawClient, method: str, params: dict[str, Any]) -> Any:
-    reply = raw.request(method, params)
-    assert reply["ok"], reply
-    return reply["payload"]
+call = RawClient.payload
 
 
 def entries(raw: RawClient) -> list[dict[str, Any]]:
@@ -102,7 +99,6 @@ def entries(raw: RawClient) -> list[dict[str, Any]]:
 def ran(raw: RawClient) -> list[dict[str, Any]]:
     """The entries of slots that ran (not missed), once finished."""
     return [e for e in entries(raw) if e["status"] not in ("missed", "running")]
-
 
 
 def assert_each_slot_once(raw: RawClient) -> list[dict[str, Any]]:
