@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated homes and real gateway processes."""
+"""Shared fixtures: isolated homes, real gateway processes and in-process gateways."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import GatewayProcess
+from inprocess import InProcessGateway
 
 
 @pytest.fixture
@@ -75,3 +76,27 @@ def user_manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     manager = UserManager(tmp_path_factory.mktemp("systemd")).start()
     yield manager
     manager.stop()
+
+
+@pytest.fixture
+def make_app_gateway(tmp_path: Path) -> Iterator[Callable[..., InProcessGateway]]:
+    """Factory: ``make_app_gateway(config=..., env=...)`` → a started in-process gateway."""
+    made: list[InProcessGateway] = []
+
+    def make(config: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+             **server_options: float) -> InProcessGateway:
+        home = tmp_path / f"home{len(made)}"
+        home.mkdir()
+        gateway = InProcessGateway(home, config, env, **server_options)
+        made.append(gateway)
+        return gateway.start()
+
+    yield make
+    for gateway in made:
+        gateway.stop()
+
+
+@pytest.fixture
+def app_gateway(make_app_gateway: Callable[..., InProcessGateway]) -> InProcessGateway:
+    """A started in-process gateway on the built-in defaults."""
+    return make_app_gateway()

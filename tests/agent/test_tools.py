@@ -18,22 +18,6 @@ MakeGateway = Callable[..., InProcessGateway]
 
 
 @pytest.fixture
-def make_gw(tmp_path: Path) -> Iterator[MakeGateway]:
-    made: list[InProcessGateway] = []
-
-    def make(config: dict[str, Any] | None = None) -> InProcessGateway:
-        home = tmp_path / f"home{len(made)}"
-        home.mkdir()
-        gateway = InProcessGateway(home, config)
-        made.append(gateway)
-        return gateway.start()
-
-    yield make
-    for gateway in made:
-        gateway.stop()
-
-
-@pytest.fixture
 def models() -> Iterator[FakeModels]:
     with FakeModels(api_key="test-key") as fake:
         yield fake
@@ -77,8 +61,9 @@ def workspace(gateway: InProcessGateway) -> Path:
 # --------------------------------------------------------------------------- offline
 
 
-def test_offline_model_writes_reads_and_runs_through_the_loop(make_gw: MakeGateway) -> None:
-    gateway = make_gw(FULL)
+def test_offline_model_writes_reads_and_runs_through_the_loop(
+        make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(FULL)
     raw = connect(gateway)
     final, events = run_agent(raw, "write notes.txt: buy milk", "w1")
     assert final["status"] == "ok", final
@@ -104,8 +89,8 @@ def test_offline_model_writes_reads_and_runs_through_the_loop(make_gw: MakeGatew
     assert (workspace(gateway) / "notes.txt").read_text() == "buy bread"
 
 
-def test_tool_turns_are_in_the_transcript_and_chat_history(make_gw: MakeGateway) -> None:
-    gateway = make_gw(FULL)
+def test_tool_turns_are_in_the_transcript_and_chat_history(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(FULL)
     raw = connect(gateway)
     run_agent(raw, "write a.txt: one", "t1")
     history = raw.request("chat.history", {"sessionKey": "agent:main:main"})["payload"]
@@ -121,8 +106,8 @@ def test_tool_turns_are_in_the_transcript_and_chat_history(make_gw: MakeGateway)
 
 
 def test_a_failing_tool_is_an_error_result_and_the_run_still_answers(
-        make_gw: MakeGateway) -> None:
-    gateway = make_gw(FULL)
+        make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(FULL)
     raw = connect(gateway)
     final, events = run_agent(raw, "read missing.txt", "f1")
     assert final["status"] == "ok"
@@ -131,8 +116,8 @@ def test_a_failing_tool_is_an_error_result_and_the_run_still_answers(
     assert "failed" in text_of(final)
 
 
-def test_secrets_in_tool_output_are_masked(make_gw: MakeGateway) -> None:
-    gateway = make_gw(FULL)
+def test_secrets_in_tool_output_are_masked(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(FULL)
     raw = connect(gateway)
     secret = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" * 2
     (workspace(gateway) / "env.txt").write_text(f"OPENAI_API_KEY={secret}\n")
@@ -143,8 +128,8 @@ def test_secrets_in_tool_output_are_masked(make_gw: MakeGateway) -> None:
 
 
 def test_workspace_bootstrap_files_are_created_and_in_the_system_prompt(
-        make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(openai(models))
+        make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(openai(models))
     names = {"AGENTS.md", "SOUL.md", "USER.md", "TOOLS.md", "MEMORY.md"}
     assert names <= {p.name for p in workspace(gateway).iterdir()}
     (workspace(gateway) / "SOUL.md").write_text("You are Marvin, a gloomy robot.")
@@ -173,8 +158,8 @@ def anthropic(models: FakeModels) -> dict[str, Any]:
 
 
 def test_openai_streamed_tool_calls_loop_back_to_the_model(
-        make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(openai(models))
+        make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(openai(models))
     (workspace(gateway) / "todo.txt").write_text("water plants")
     raw = connect(gateway)
     models.reply_tool_calls([ScriptedCall("read", {"path": "todo.txt"}, id="call_a", pieces=4),
@@ -199,8 +184,8 @@ def test_openai_streamed_tool_calls_loop_back_to_the_model(
 
 
 def test_anthropic_streamed_tool_use_loops_back_to_the_model(
-        make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(anthropic(models))
+        make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(anthropic(models))
     raw = connect(gateway)
     models.reply_tool_calls([ScriptedCall("write", {"path": "n/x.md", "content": "# X"},
                                           id="toolu_1", pieces=5)])
@@ -223,8 +208,8 @@ def test_anthropic_streamed_tool_use_loops_back_to_the_model(
 
 
 def test_bad_arguments_and_unknown_tools_are_error_results(
-        make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(openai(models))
+        make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(openai(models))
     raw = connect(gateway)
     models.reply_tool_calls([("read", {}), ("launch_rockets", {"n": 1}),
                              ("read", {"path": 7})])
@@ -240,8 +225,8 @@ def test_bad_arguments_and_unknown_tools_are_error_results(
 
 
 def test_the_step_limit_ends_the_loop_with_an_answer(
-        make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(openai(models, maxToolSteps=2))
+        make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(openai(models, maxToolSteps=2))
     raw = connect(gateway)
     for _ in range(2):
         models.reply_tool_calls([("read", {"path": "AGENTS.md"})])
@@ -276,8 +261,8 @@ def finish(raw: RawClient, key: str) -> tuple[dict[str, Any], list[dict[str, Any
     return final, tool_events(events)
 
 
-def test_a_fresh_install_asks_and_a_second_client_approves(make_gw: MakeGateway) -> None:
-    gateway = make_gw()
+def test_a_fresh_install_asks_and_a_second_client_approves(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway()
     asker, owner = connect(gateway, scopes=["operator.write"]), connect(gateway)
     start_run(asker, "run `echo approved`", "ap1")
     requested = owner.next_event("exec.approval.requested")["payload"]
@@ -311,8 +296,8 @@ def test_a_fresh_install_asks_and_a_second_client_approves(make_gw: MakeGateway)
     assert not unknown["ok"] and "no pending exec approval" in unknown["error"]["message"]
 
 
-def test_allow_always_is_remembered_across_a_restart(make_gw: MakeGateway) -> None:
-    gateway = make_gw()
+def test_allow_always_is_remembered_across_a_restart(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway()
     raw = connect(gateway)
     start_run(raw, "run `echo remembered`", "aa1")
     requested = raw.next_event("exec.approval.requested")["payload"]
@@ -332,8 +317,8 @@ def test_allow_always_is_remembered_across_a_restart(make_gw: MakeGateway) -> No
         "echo remembered; id")
 
 
-def test_an_unanswered_request_expires_denied(make_gw: MakeGateway) -> None:
-    gateway = make_gw(approval_config(approvalTimeoutSeconds=1))
+def test_an_unanswered_request_expires_denied(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(approval_config(approvalTimeoutSeconds=1))
     raw = connect(gateway)
     start_run(raw, "run `touch made.txt`", "ex1")
     resolved = raw.next_event("exec.approval.resolved", timeout=10)["payload"]
@@ -357,9 +342,9 @@ def test_an_unanswered_request_expires_denied(make_gw: MakeGateway) -> None:
     ("full", "on-miss", [], "asked"),
     ("full", "always", ["echo *"], "asked"),
 ])
-def test_each_security_and_ask_combination(make_gw: MakeGateway, security: str, ask: str,
+def test_each_security_and_ask_combination(make_app_gateway: MakeGateway, security: str, ask: str,
                                            allowlist: list[str], outcome: str) -> None:
-    gateway = make_gw(approval_config(security=security, ask=ask, allowlist=allowlist))
+    gateway = make_app_gateway(approval_config(security=security, ask=ask, allowlist=allowlist))
     raw = connect(gateway)
     start_run(raw, "run `echo combo`", "c1")
     if outcome == "asked":
@@ -375,8 +360,8 @@ def test_each_security_and_ask_combination(make_gw: MakeGateway, security: str, 
     assert bool(asked) is False  # consumed above when asked; never sent otherwise
 
 
-def test_exec_times_out_kills_and_caps_output(make_gw: MakeGateway) -> None:
-    gateway = make_gw({"tools": {"exec": {"security": "full", "ask": "off",
+def test_exec_times_out_kills_and_caps_output(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway({"tools": {"exec": {"security": "full", "ask": "off",
                                           "timeoutSeconds": 1, "maxOutputChars": 100}}})
     raw = connect(gateway)
     _, events = run_agent(raw, "run `echo start; sleep 30 & wait`", "k1")
@@ -405,9 +390,9 @@ def test_exec_does_not_inherit_secret_variables(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", ["../outside.txt", "sub/../../outside.txt", "/etc/passwd",
                                   "link/secret.txt", "filelink"])
-def test_file_tools_refuse_paths_outside_the_workspace(make_gw: MakeGateway,
+def test_file_tools_refuse_paths_outside_the_workspace(make_app_gateway: MakeGateway,
                                                        path: str) -> None:
-    gateway = make_gw(FULL)
+    gateway = make_app_gateway(FULL)
     outside = gateway.home / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("top secret")
@@ -424,8 +409,8 @@ def test_file_tools_refuse_paths_outside_the_workspace(make_gw: MakeGateway,
     assert not (gateway.home / ".openclaw" / "outside.txt").exists()
 
 
-def test_exec_workdir_is_confined(make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(openai(models))
+def test_exec_workdir_is_confined(make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(openai(models))
     raw = connect(gateway)
     models.reply_tool_calls([("exec", {"command": "pwd", "workdir": "../.."}),
                              ("exec", {"command": "pwd"})])
@@ -436,8 +421,8 @@ def test_exec_workdir_is_confined(make_gw: MakeGateway, models: FakeModels) -> N
     assert second == f"{workspace(gateway).resolve()}\n[exit code 0]"
 
 
-def test_an_aborted_run_kills_its_command(make_gw: MakeGateway) -> None:
-    gateway = make_gw(FULL)
+def test_an_aborted_run_kills_its_command(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(FULL)
     raw = connect(gateway)
     start_run(raw, "run `echo $$ > shell.pid; echo started; sleep 60`", "ab1")
     while True:  # until the command has started
@@ -455,8 +440,8 @@ def test_an_aborted_run_kills_its_command(make_gw: MakeGateway) -> None:
             os.kill(int(pid_file.read_text()), 0)
 
 
-def test_a_request_whose_run_is_aborted_is_withdrawn(make_gw: MakeGateway) -> None:
-    gateway = make_gw()
+def test_a_request_whose_run_is_aborted_is_withdrawn(make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway()
     raw = connect(gateway)
     start_run(raw, "run `echo never`", "wd2")
     requested = raw.next_event("exec.approval.requested")["payload"]
@@ -472,8 +457,8 @@ def test_a_request_whose_run_is_aborted_is_withdrawn(make_gw: MakeGateway) -> No
 
 
 def test_tool_calls_go_as_session_tool_events_to_the_sessions_subscribers(
-        make_gw: MakeGateway) -> None:
-    gateway = make_gw(FULL)
+        make_app_gateway: MakeGateway) -> None:
+    gateway = make_app_gateway(FULL)
     follower, other, bystander = connect(gateway), connect(gateway), connect(gateway)
     assert follower.request("sessions.messages.subscribe",
                             {"key": "agent:main:main"})["ok"]
@@ -505,8 +490,8 @@ def test_tool_calls_go_as_session_tool_events_to_the_sessions_subscribers(
 
 
 def test_sessions_send_runs_a_turn_in_another_session_and_answers_its_reply(
-        make_gw: MakeGateway, models: FakeModels) -> None:
-    gateway = make_gw(openai(models))
+        make_app_gateway: MakeGateway, models: FakeModels) -> None:
+    gateway = make_app_gateway(openai(models))
     raw = connect(gateway)
     models.reply_tool_calls([ScriptedCall("sessions_send", {
         "sessionKey": "agent:main:notes", "message": "remember milk"}, id="call_s")])
