@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 from openclaw.clock import now_ms
-from openclaw.store.db import check_space
+from openclaw.store.db import check_space, transaction
 
 __all__ = ["RunStore", "SessionStore"]
 
@@ -72,16 +72,11 @@ class RunStore:
         transaction, remove the exchange that process may have stored for it before it
         died (between the reply and the final): an error final adds nothing to the
         transcript."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             self.db.execute(
                 "DELETE FROM turns WHERE run_id = ? AND session_key = "
                 "(SELECT session_key FROM runs WHERE run_id = ?)", (run_id, run_id))
             stamp = self.finish(run_id, final)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return stamp
 
     def unfinished(self) -> list[str]:
@@ -119,17 +114,11 @@ class SessionStore:
                      tools: list[dict[str, Any]] | None = None) -> None:
         """The user turn, the run's tool calls (``tool`` turns: ``{text, meta}``, the
         result and the call) and the reply, in one transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             self.add(session_key, "user", user, run_id)
             for tool in tools or ():
                 self.add(session_key, "tool", tool["text"], run_id, tool.get("meta"))
             self.add(session_key, "assistant", assistant, run_id)
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # a full disk may have ended it already
-                self.db.execute("ROLLBACK")
-            raise
 
     def context(self, session_key: str, max_turns: int, max_chars: int) -> list[tuple[str, str]]:
         """The newest user and assistant turns, oldest first, within ``max_turns`` and

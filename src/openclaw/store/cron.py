@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openclaw.clock import now_ms
-from openclaw.store.db import check_space
+from openclaw.store.db import check_space, transaction
 
 __all__ = ["CronStore"]
 
@@ -70,15 +70,9 @@ class CronStore:
 
     def delete(self, job_id: str) -> bool:
         """Remove a job and its history; False when there was none."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             gone = self.db.execute("DELETE FROM cron_jobs WHERE id = ?", (job_id,)).rowcount
             self.db.execute("DELETE FROM cron_runs WHERE job_id = ?", (job_id,))
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # a full disk may have ended it already
-                self.db.execute("ROLLBACK")
-            raise
         return gone > 0
 
     def set_enabled(self, job_id: str, enabled: bool, next_run_ms: int | None) -> None:
@@ -116,15 +110,13 @@ class CronStore:
         """
         check_space(self.db)
         stamp = now_ms()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             if run_id:
                 inserted = self.db.execute(
                     "INSERT OR IGNORE INTO cron_runs (run_id, job_id, slot_ms, trigger, status, "
                     "started_ms) VALUES (?, ?, ?, ?, 'running', ?)",
                     (run_id, job_id, slot_ms, trigger, stamp)).rowcount
                 if not inserted:
-                    self.db.execute("ROLLBACK")
                     return False
             for missed_slot, missed_id in missed:
                 self.db.execute(
@@ -138,11 +130,6 @@ class CronStore:
             if run_id:
                 self.db.execute("UPDATE cron_jobs SET last_run_ms = ?, last_status = 'running' "
                                 "WHERE id = ?", (stamp, job_id))
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # a full disk may have ended it already
-                self.db.execute("ROLLBACK")
-            raise
         return True
 
     def finish(self, run_id: str, status: str, summary: str | None,

@@ -18,6 +18,8 @@ import errno
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from openclaw.errors import DamagedDatabase, OpenClawError
 from openclaw.protocol.errors import Unavailable
 
 __all__ = ["MIGRATIONS", "RESERVE_BYTES", "Checkpointer", "DiskFull", "check_space", "damaged",
-           "disk_full", "inspect_database", "open_database"]
+           "disk_full", "inspect_database", "open_database", "transaction"]
 
 #: Nothing new (a send, a run, inbound messages, a scheduled slot) is recorded while the
 #: disk holding the database has less than this free: what was accepted must still be
@@ -305,17 +307,32 @@ def _configure(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA foreign_keys=ON")
 
 
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back when the block raises.
+
+    The write lock is taken at the start, so the block's reads see what it writes
+    over. When SQLite has already ended the transaction itself (it does on a full
+    disk), there is nothing to roll back and the error goes on as it is.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def _migrate(db: sqlite3.Connection, version: int) -> None:
     for number in range(version, len(MIGRATIONS)):
-        db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(MIGRATIONS[number]):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version={number + 1}")
-            db.execute("COMMIT")
+            with transaction(db):
+                for statement in _statements(MIGRATIONS[number]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number + 1}")
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
             db.close()
             raise
 

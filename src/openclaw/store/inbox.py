@@ -14,7 +14,7 @@ from typing import Any
 
 from openclaw.clock import now_ms
 from openclaw.inbound import InboundMessage
-from openclaw.store.db import check_space
+from openclaw.store.db import check_space, transaction
 
 __all__ = ["Inbox"]
 
@@ -44,8 +44,7 @@ class Inbox:
             check_space(self.db)
         stamp = now_ms()
         fresh: list[tuple[int, InboundMessage]] = []
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             for item in messages:
                 row = self.db.execute(
                     "INSERT OR IGNORE INTO messages (channel, account_id, chat_id, message_id, "
@@ -62,11 +61,6 @@ class Inbox:
                     "VALUES (?, ?, ?, ?) ON CONFLICT (channel, account_id) DO UPDATE SET "
                     "cursor = excluded.cursor, updated_ms = excluded.updated_ms",
                     (channel, account_id, cursor, stamp))
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # a full disk may have ended it already
-                self.db.execute("ROLLBACK")
-            raise
         return fresh
 
     def read(self, after: int, limit: int, channel: str | None = None,

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from openclaw.clock import now_ms
 from openclaw.errors import UsageError
+from openclaw.store.db import transaction
 
 __all__ = ["CODE_ALPHABET", "MAX_PENDING", "REQUEST_TTL_MS", "PairingRequest", "PairingStore"]
 
@@ -70,14 +71,12 @@ class PairingStore:
         already) or the account has :data:`MAX_PENDING` waiting.
         """
         stamp = now_ms()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             self.db.execute("DELETE FROM pairing_requests WHERE expires_ms <= ?", (stamp,))
             pending = self.db.execute(
                 "SELECT sender FROM pairing_requests WHERE channel = ? AND account_id = ?",
                 (channel, account_id)).fetchall()
             if any(row[0] == sender for row in pending) or len(pending) >= MAX_PENDING:
-                self.db.execute("COMMIT")
                 return None
             while True:
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
@@ -93,11 +92,6 @@ class PairingStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (channel, account_id, sender, chat_id, sender_name, code, request.created_ms,
                  request.expires_ms))
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # a full disk may have ended it already
-                self.db.execute("ROLLBACK")
-            raise
         return request
 
     def pending(self, channel: str | None = None) -> list[PairingRequest]:
@@ -129,8 +123,7 @@ class PairingStore:
             UsageError: no unexpired request of ``channel`` (and ``account_id``) has it.
         """
         request = self._find(channel, code, account_id)
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             self.db.execute(
                 "INSERT INTO pairing_allow (channel, account_id, sender, sender_name, approved_ms)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, account_id, sender) DO NOTHING",
@@ -138,11 +131,6 @@ class PairingStore:
             self.db.execute(
                 "DELETE FROM pairing_requests WHERE channel = ? AND code = ?",
                 (channel, request.code))
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # a full disk may have ended it already
-                self.db.execute("ROLLBACK")
-            raise
         return request
 
     def dismiss(self, channel: str, code: str, account_id: str | None = None
