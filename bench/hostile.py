@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import selectors
 import socket
 import subprocess
 import sys
@@ -60,7 +59,14 @@ from _common import (
     summary,
     table,
 )
-from harness import GatewayProcess, RawClient, authenticated_raw, clean_env, connect_frame
+from harness import (
+    GatewayProcess,
+    RawClient,
+    authenticated_raw,
+    clean_env,
+    connect_frame,
+    read_until_closed,
+)
 from openclaw.client.wsmini import MiniWebSocket
 
 TOKEN = "bench-hostile-" + "7" * 50
@@ -135,29 +141,13 @@ def new_connection_ms(url: str) -> float:
 def wait_closed(sockets: list[socket.socket], timeout: float) -> float:
     """Read every socket until the gateway closes it; return when the last closed (s)."""
     started = time.monotonic()
-    last = 0.0
-    open_ = set(sockets)
-    with selectors.DefaultSelector() as selector:
-        for sock in sockets:
-            sock.setblocking(False)
-            selector.register(sock, selectors.EVENT_READ)
-        while open_ and time.monotonic() - started < timeout:
-            for key, _ in selector.select(timeout=0.5):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                try:
-                    chunk = sock.recv(65536)
-                except ConnectionResetError:
-                    chunk = b""
-                if not chunk:
-                    open_.discard(sock)
-                    selector.unregister(sock)
-                    last = time.monotonic() - started
+    _, closed_at = read_until_closed(sockets, started + timeout)
     for sock in sockets:
         sock.close()
-    if open_:
-        raise RuntimeError(f"{len(open_)} sockets still open after {timeout:.0f} s")
-    return last
+    if len(closed_at) < len(sockets):
+        raise RuntimeError(f"{len(sockets) - len(closed_at)} sockets still open after "
+                           f"{timeout:.0f} s")
+    return max(closed_at.values()) - started
 
 
 # --------------------------------------------------------------------------- the attacks

@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import re
+import selectors
 import signal
 import socket
 import subprocess
@@ -87,6 +88,33 @@ def authenticated_raw(port: int, token: str, *, rcvbuf: int | None = None,
     reply = json.loads(ws.recv_text())
     assert reply["ok"] is True, reply
     return ws
+
+
+def read_until_closed(sockets: Sequence[socket.socket], deadline: float
+                      ) -> tuple[dict[socket.socket, bytes], dict[socket.socket, float]]:
+    """Read every socket until its peer closes it, or until ``deadline`` (monotonic):
+    what each one received, and when each was closed (monotonic; absent when it was
+    still open). The sockets are made non-blocking and read through one selector, so
+    hundreds can be watched at once."""
+    received = {sock: b"" for sock in sockets}
+    closed_at: dict[socket.socket, float] = {}
+    with selectors.DefaultSelector() as selector:
+        for sock in sockets:
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+        while len(closed_at) < len(sockets) and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.5):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                received[sock] += chunk
+                if not chunk:
+                    closed_at[sock] = time.monotonic()
+                    selector.unregister(sock)
+    return received, closed_at
 
 
 def clean_env(home: Path, **extra: str | None) -> dict[str, str]:

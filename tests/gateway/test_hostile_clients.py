@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import selectors
 import socket
 import statistics
 import threading
@@ -32,7 +31,13 @@ from typing import Any
 
 import pytest
 
-from harness import GatewayProcess, RawClient, authenticated_raw, connect_frame
+from harness import (
+    GatewayProcess,
+    RawClient,
+    authenticated_raw,
+    connect_frame,
+    read_until_closed,
+)
 from inprocess import InProcessGateway
 from openclaw.client.wsmini import MiniWebSocket, WebSocketClosed
 from openclaw.protocol.frames import MAX_JSON_VALUES
@@ -205,24 +210,8 @@ def test_500_sockets_that_never_authenticate_close_at_the_handshake_timeout(
         sock.setblocking(False)
         sockets.append(sock)
     fresh = new_connection_s(hostile.url, TOKEN)
-    received = {sock: b"" for sock in sockets}
-    closed_at: dict[socket.socket, float] = {}
-    with selectors.DefaultSelector() as selector:
-        for sock in sockets:
-            selector.register(sock, selectors.EVENT_READ)
-        deadline = opened + HANDSHAKE_TIMEOUT_MS / 1000 + 10
-        while len(closed_at) < len(sockets) and time.monotonic() < deadline:
-            for key, _ in selector.select(timeout=0.5):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                try:
-                    chunk = sock.recv(65536)
-                except ConnectionResetError:
-                    chunk = b""
-                received[sock] += chunk
-                if not chunk:
-                    closed_at[sock] = time.monotonic()
-                    selector.unregister(sock)
+    received, closed_at = read_until_closed(
+        sockets, opened + HANDSHAKE_TIMEOUT_MS / 1000 + 10)
     samples = measuring.stop()
     for sock in sockets:
         sock.close()
